@@ -1,0 +1,13 @@
+"""hsta_edu: Hierarchical Space-Time Attention (HSTA) for micro-expression recognition.
+
+A teaching toolkit that really implements the paper: the model (USTA, CSTA, HSTA),
+data preparation, training, trustworthy LOSO evaluation and attention explanations.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .model import HSTA, HSTAConfig, create_model, list_presets  # noqa: E402
+
+__all__ = ["HSTA", "HSTAConfig", "create_model", "list_presets", "__version__"]

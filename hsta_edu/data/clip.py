@@ -1,0 +1,106 @@
+"""The `Clip` record: one annotated micro-expression sample, whatever corpus it came from.
+
+Loaders turn annotation files into `Clip`s (and a report of every row they dropped);
+preprocessing turns `Clip`s into tensors. Frame numbers are the corpus's own
+(often absolute, not starting at 1); `frames[i]` is the file of `frame_numbers[i]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Clip:
+    dataset: str                      # "casme2", "samm", "smic-hs", "casme3", "synthme", "folder", ...
+    subject: str                      # namespaced-free subject id as the corpus writes it, normalised ("sub01", "006", "s01")
+    clip_id: str                      # e.g. "EP02_01f"
+    frames: tuple[Path, ...]          # frame files sorted by frame number
+    frame_numbers: tuple[int, ...]    # the corpus's frame number of each file
+    onset: int                        # frame number of the onset
+    apex: int                         # frame number of the apex (middle frame where the corpus has none)
+    offset: int                       # frame number of the offset
+    label: str                        # class name under the loader's label scheme (e.g. "negative")
+    emotion: str = ""                 # the corpus's native emotion text, as written
+    aus: str = ""                     # action units as written (e.g. "4+L10")
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def uid(self) -> str:
+        """Unique id across corpora: dataset/subject/clip_id."""
+        return f"{self.dataset}/{self.subject}/{self.clip_id}"
+
+    @property
+    def group(self) -> str:
+        """Subject id namespaced by dataset: the LOSO group (composite subjects never collide)."""
+        return f"{self.dataset}/{self.subject}"
+
+    def frame_path(self, number: int) -> Path:
+        """The file of frame ``number`` (a corpus frame number)."""
+        try:
+            return self.frames[self.frame_numbers.index(number)]
+        except ValueError:
+            raise KeyError(f"{self.uid}: no frame number {number} "
+                           f"(have {self.frame_numbers[0]}..{self.frame_numbers[-1]})") from None
+
+
+@dataclass(frozen=True)
+class DroppedRow:
+    """One annotation row a loader did not turn into a clip, and why."""
+    source: str                # annotation file (or folder) it came from
+    row: int | None            # 1-based spreadsheet row (header rows counted) or None
+    clip: str | None           # subject/clip id if known
+    reason: str
+
+
+@dataclass
+class DatasetIndex:
+    """What a loader returns: the clips, the class names in label-index order, and the dropped rows."""
+    name: str
+    clips: list[Clip]
+    classes: list[str]
+    dropped: list[DroppedRow] = field(default_factory=list)
+    root: Path | None = None
+    warnings: list[str] = field(default_factory=list)   # kept clips with something to know (gaps in frames, ...)
+    meta: dict[str, Any] = field(default_factory=dict)  # loader facts (scheme, files read, SynthME marker, ...)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    @property
+    def labels(self) -> list[int]:
+        """Label index of every clip, in `classes` order."""
+        pos = {c: i for i, c in enumerate(self.classes)}
+        return [pos[c.label] for c in self.clips]
+
+    @property
+    def groups(self) -> list[str]:
+        """LOSO group (dataset/subject) of every clip."""
+        return [c.group for c in self.clips]
+
+    def class_counts(self) -> dict[str, int]:
+        counts = {c: 0 for c in self.classes}
+        for clip in self.clips:
+            counts[clip.label] += 1
+        return counts
+
+    def dropped_report(self) -> str:
+        """Human-readable list of dropped rows (empty string if none)."""
+        return "\n".join(
+            f"{d.source}:{d.row if d.row is not None else '-'} {d.clip or ''}: {d.reason}" for d in self.dropped)
+
+    def counts_by_dataset(self) -> dict[str, dict[str, int]]:
+        """Class counts per source corpus (the composite's per-dataset breakdown)."""
+        out: dict[str, dict[str, int]] = {}
+        for clip in self.clips:
+            row = out.setdefault(clip.dataset, {c: 0 for c in self.classes})
+            row[clip.label] += 1
+        return out
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.class_counts().items())
+        n_subj = len(set(self.groups))
+        return (f"{self.name}: {len(self.clips)} clips from {n_subj} subjects ({counts}); "
+                f"{len(self.dropped)} rows dropped")

@@ -1,0 +1,297 @@
+"""HSTA: K stages of (USTA per modality, then CSTA), final norms and a head on the two [CLS].
+
+Modalities are named ``"special"`` (onset + apex frames, or onset + optical flow) and
+``"video"`` (T uniformly sampled frames). The paper's configuration is the preset
+``hsta-base`` (81,887,623 parameters with 7 classes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, DataError
+from .csta import CSTA
+from .embed import TubeletEmbedding
+from .usta import USTA
+
+MODALITIES = ("special", "video")  # canonical order: the head reads concat(CLS_special, CLS_video)
+
+
+@dataclass(frozen=True)
+class HSTAConfig:
+    """Every size of the model. ``special_*`` fields describe the special-data branch, the
+    unprefixed ones the video branch. Ablations are configuration, not forks:
+    no USTA = ``video_blocks=0, special_blocks=0``; no CSTA = ``use_csta=False``;
+    one branch = ``modalities=("video",)``; flow = ``special_input="flow"``."""
+
+    num_classes: int = 7
+    img_size: int = 224               # side of the video frames
+    special_img_size: int = 216       # side of the special frames (a multiple of special_patch_size)
+    num_frames: int = 6               # T video frames (multiple of tubelet_size)
+    in_chans: int = 3
+    tubelet_size: int = 2
+    patch_size: int = 16
+    special_patch_size: int = 12
+    embed_dim: int = 768
+    special_embed_dim: int = 384
+    num_heads: int = 12
+    special_num_heads: int = 12
+    mlp_ratio: float = 4.0
+    special_mlp_ratio: float = 4.0
+    num_stages: int = 4               # K
+    video_blocks: int = 2             # M USTA blocks per stage for video
+    special_blocks: int = 1           # N USTA blocks per stage for special data
+    use_csta: bool = True
+    modalities: tuple[str, ...] = MODALITIES
+    special_input: str = "frames"     # "frames" (onset, apex) or "flow" (onset, flow onset->apex)
+    qkv_bias: bool = True
+    drop_rate: float = 0.0
+    attn_drop_rate: float = 0.0
+    drop_path_rate: float = 0.0
+    head_drop_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "modalities", tuple(self.modalities))
+        bad = [m for m in self.modalities if m not in MODALITIES]
+        if bad or not self.modalities or len(set(self.modalities)) != len(self.modalities):
+            raise ConfigError(f"modalities must be a non-empty subset of {MODALITIES}, got {self.modalities!r}")
+        if self.special_input not in ("frames", "flow"):
+            raise ConfigError(f"special_input must be 'frames' or 'flow', got {self.special_input!r}")
+        for name in ("num_classes", "img_size", "special_img_size", "num_frames", "in_chans", "tubelet_size",
+                     "patch_size", "special_patch_size", "embed_dim", "special_embed_dim", "num_heads",
+                     "special_num_heads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("num_stages", "video_blocks", "special_blocks"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        for name in ("drop_rate", "attn_drop_rate", "drop_path_rate", "head_drop_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
+        if self.num_frames % self.tubelet_size:
+            raise ConfigError(f"num_frames={self.num_frames} is not divisible by tubelet_size={self.tubelet_size}")
+        if 2 % self.tubelet_size:
+            raise ConfigError(f"the special data has 2 frames: tubelet_size={self.tubelet_size} must divide 2")
+        for m in MODALITIES:
+            size, patch, dim, heads = self.branch(m)[1:5]
+            if size % patch:
+                raise ConfigError(f"{m}: image size {size} is not divisible by patch size {patch}")
+            if dim % heads:
+                raise ConfigError(f"{m}: embed_dim {dim} is not divisible by num_heads {heads}")
+
+    def branch(self, modality: str) -> tuple[int, int, int, int, int, float, int]:
+        """(frames, img_size, patch_size, dim, heads, mlp_ratio, blocks_per_stage) of a modality."""
+        if modality == "video":
+            return (self.num_frames, self.img_size, self.patch_size, self.embed_dim, self.num_heads,
+                    self.mlp_ratio, self.video_blocks)
+        return (2, self.special_img_size, self.special_patch_size, self.special_embed_dim,
+                self.special_num_heads, self.special_mlp_ratio, self.special_blocks)
+
+    @property
+    def csta_active(self) -> bool:
+        return self.use_csta and len(self.modalities) == 2
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["modalities"] = list(self.modalities)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HSTAConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown HSTAConfig fields {unknown}; known fields: {sorted(known)}")
+        return cls(**d)
+
+
+_PRESETS: dict[str, HSTAConfig] = {
+    # The paper's configuration (= the reference training script's model). The reference feeds
+    # 224 px special frames to a stride-12 tubelet conv, which only ever sees the first
+    # 18 * 12 = 216 rows and columns; hsta-base takes those 216 px directly.
+    "hsta-base": HSTAConfig(special_img_size=216, drop_rate=0.2, drop_path_rate=0.2),
+    # A mid-size model for a single consumer GPU at 112 px.
+    "hsta-small": HSTAConfig(img_size=112, special_img_size=112, patch_size=16, special_patch_size=8,
+                             embed_dim=384, special_embed_dim=192, num_heads=6, special_num_heads=6,
+                             num_stages=2, video_blocks=2, special_blocks=1, drop_rate=0.1,
+                             drop_path_rate=0.1),
+    # Trains on a 2-core laptop CPU in minutes at 48 px.
+    "hsta-tiny": HSTAConfig(img_size=48, special_img_size=48, patch_size=8, special_patch_size=8,
+                            embed_dim=64, special_embed_dim=64, num_heads=4, special_num_heads=4,
+                            mlp_ratio=2.0, special_mlp_ratio=2.0, num_stages=2, video_blocks=1,
+                            special_blocks=1, drop_rate=0.0, drop_path_rate=0.05),
+}
+
+
+def list_presets() -> list[str]:
+    return sorted(_PRESETS)
+
+
+def preset_config(name: str, **overrides) -> HSTAConfig:
+    """The preset's HSTAConfig with ``overrides`` applied (ConfigError naming unknown names)."""
+    if name not in _PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {list_presets()}")
+    known = {f.name for f in fields(HSTAConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown model option(s) {unknown}; valid options: {sorted(known)}")
+    return replace(_PRESETS[name], **overrides)
+
+
+@dataclass
+class AttentionMaps:
+    """Every attention map of one forward pass (explicit path).
+
+    usta[stage][modality][block]: (B, heads, 1 + N, 1 + N), rows = queries, token 0 = [CLS].
+    csta[stage][modality]: (B, heads_other, 1, 1 + N_other): what this modality's projected
+        [CLS] takes from [itself, the other modality's patch tokens].
+    grids[modality]: token grid (t, h, w); patch[modality]: tubelet size (frames, px, px).
+    """
+
+    usta: list[dict[str, list[torch.Tensor]]] = field(default_factory=list)
+    csta: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    grids: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    patch: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+
+class HSTAStage(nn.Module):
+    """One stage: USTA on each modality, then the symmetric CSTA [CLS] exchange."""
+
+    def __init__(self, cfg: HSTAConfig, drop_path: dict[str, list[float]]) -> None:
+        super().__init__()
+        self.usta = nn.ModuleDict()
+        for m in cfg.modalities:
+            _, _, _, dim, heads, ratio, depth = cfg.branch(m)
+            self.usta[m] = USTA(dim, depth, heads, ratio, cfg.qkv_bias, cfg.drop_rate, cfg.attn_drop_rate,
+                                drop_path[m])
+        self.csta = nn.ModuleDict()
+        if cfg.csta_active:
+            for m, other in (("special", "video"), ("video", "special")):
+                dim_from, (dim_to, heads_to) = cfg.branch(m)[3], cfg.branch(other)[3:5]
+                self.csta[m] = CSTA(dim_from, dim_to, heads_to, cfg.attn_drop_rate, cfg.drop_rate)
+
+    def forward(self, tokens: dict[str, torch.Tensor], maps: AttentionMaps | None = None):
+        usta_maps: dict[str, list[torch.Tensor]] = {}
+        for m, usta in self.usta.items():
+            if maps is not None:
+                tokens[m], usta_maps[m] = usta(tokens[m], return_attention=True)
+            else:
+                tokens[m] = usta(tokens[m])
+        csta_maps: dict[str, torch.Tensor] = {}
+        if len(self.csta):
+            new_cls = {}
+            for m, other in (("special", "video"), ("video", "special")):
+                out = self.csta[m](tokens[m][:, :1], tokens[other][:, 1:], return_attention=maps is not None)
+                if maps is not None:
+                    new_cls[m], csta_maps[m] = out
+                else:
+                    new_cls[m] = out
+            tokens = {m: torch.cat([new_cls[m], tokens[m][:, 1:]], dim=1) for m in tokens}
+        if maps is not None:
+            maps.usta.append(usta_maps)
+            maps.csta.append(csta_maps)
+        return tokens
+
+
+class HSTA(nn.Module):
+    """The Hierarchical Space-Time Attention network.
+
+    ``forward(video (B,C,T,H,W), special (B,C,2,H',W'))`` -> logits (B, num_classes);
+    with ``return_attention=True`` -> (logits, AttentionMaps).
+    """
+
+    def __init__(self, config: HSTAConfig) -> None:
+        super().__init__()
+        self.config = cfg = config
+        self.check_inputs = True
+        self.embed = nn.ModuleDict()
+        for m in cfg.modalities:
+            frames, size, patch, dim = cfg.branch(m)[:4]
+            self.embed[m] = TubeletEmbedding(cfg.in_chans, dim, size, patch, frames, cfg.tubelet_size)
+        rates: dict[str, list[list[float]]] = {}
+        for m in cfg.modalities:
+            depth = cfg.branch(m)[6]
+            total = cfg.num_stages * depth
+            flat = torch.linspace(0, cfg.drop_path_rate, total).tolist() if total else []
+            rates[m] = [flat[k * depth:(k + 1) * depth] for k in range(cfg.num_stages)]
+        self.stages = nn.ModuleList(
+            HSTAStage(cfg, {m: rates[m][k] for m in cfg.modalities}) for k in range(cfg.num_stages))
+        self.norm = nn.ModuleDict({m: nn.LayerNorm(cfg.branch(m)[3], eps=1e-6) for m in cfg.modalities})
+        self.head_drop = nn.Dropout(cfg.head_drop_rate)
+        self.head = nn.Linear(sum(cfg.branch(m)[3] for m in self.modalities), cfg.num_classes)
+        self.apply(_init_weights)
+        for emb in self.embed.values():
+            nn.init.trunc_normal_(emb.cls_token, std=0.02)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(m for m in MODALITIES if m in self.config.modalities)
+
+    def token_grid(self, modality: str) -> tuple[int, int, int]:
+        """Token grid (t, h, w) of a modality's patch tokens."""
+        return self.embed[modality].grid
+
+    def input_shape(self, modality: str) -> tuple[int, int, int, int]:
+        """Expected (C, T, H, W) of one sample of ``modality``."""
+        frames, size = self.config.branch(modality)[:2]
+        return (self.config.in_chans, frames, size, size)
+
+    def layer_id(self, name: str) -> int:
+        """Depth of a parameter for layer-wise lr decay: 0 embeddings, k+1 stage k, K+1 norm/head."""
+        if name.startswith("embed."):
+            return 0
+        if name.startswith("stages."):
+            return int(name.split(".")[1]) + 1
+        return self.config.num_stages + 1
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters never decayed beyond the 1-D ones: the [CLS] tokens."""
+        return {f"embed.{m}.cls_token" for m in self.modalities}
+
+    def _check(self, name: str, x: torch.Tensor | None) -> None:
+        if x is None:
+            raise DataError(f"this model uses the {name} input, got None")
+        want = self.input_shape(name)
+        if x.ndim != 5 or tuple(x.shape[1:]) != want:
+            raise DataError(f"{name} input must have shape (B, {', '.join(map(str, want))}) "
+                            f"(B, C, T, H, W), got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise DataError(f"{name} input contains NaN or infinite values")
+
+    def forward(self, video: torch.Tensor | None, special: torch.Tensor | None,
+                return_attention: bool = False):
+        inputs = {"video": video, "special": special}
+        if self.check_inputs:
+            for m in self.modalities:
+                self._check(m, inputs[m])
+        tokens = {m: self.embed[m](inputs[m]) for m in self.modalities}
+        maps = None
+        if return_attention:
+            maps = AttentionMaps(grids={m: self.token_grid(m) for m in self.modalities},
+                                 patch={m: self.embed[m].patch for m in self.modalities})
+        for stage in self.stages:
+            tokens = stage(tokens, maps)
+        cls = torch.cat([self.norm[m](tokens[m][:, 0]) for m in self.modalities], dim=-1)
+        logits = self.head(self.head_drop(cls))
+        return (logits, maps) if return_attention else logits
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def create_model(name: str = "hsta-tiny", **overrides) -> HSTA:
+    """Build a preset ("hsta-tiny", "hsta-small", "hsta-base") with HSTAConfig overrides."""
+    return HSTA(preset_config(name, **overrides))
