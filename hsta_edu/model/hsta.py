@@ -250,6 +250,16 @@ class HSTA(nn.Module):
             return int(name.split(".")[1]) + 1
         return self.config.num_stages + 1
 
+    def parameter_table(self) -> dict[str, int]:
+        """Parameters per part: embeddings, USTA blocks, CSTA exchange, final norms + head."""
+        parts = {"embeddings": 0, "USTA": 0, "CSTA": 0, "norms + head": 0}
+        for name, p in self.named_parameters():
+            key = ("embeddings" if name.startswith("embed.") else "USTA" if ".usta." in name
+                   else "CSTA" if ".csta." in name else "norms + head")
+            parts[key] += p.numel()
+        parts["total"] = sum(parts.values())
+        return parts
+
     def no_weight_decay(self) -> set[str]:
         """Names of parameters never decayed beyond the 1-D ones: the [CLS] tokens."""
         return {f"embed.{m}.cls_token" for m in self.modalities}
