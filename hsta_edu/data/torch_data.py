@@ -1,0 +1,113 @@
+"""The torch side of the data: a `Dataset` of (video, special, label) and a class-balanced sampler.
+
+Clips are decoded once (`prep.load_or_prepare`, optionally through the disk cache) and kept
+in memory as uint8 `PreparedClip`s, so later epochs only normalise and sample: no image is
+decoded again. Subsets made with `MERDataset.subset` (LOSO folds) share that memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, WeightedRandomSampler
+
+from ..errors import DataError
+from .clip import DatasetIndex
+from .prep import CacheStats, PreparedClip, PrepConfig, assemble, load_or_prepare, prepare_index
+
+
+class MERDataset(Dataset):
+    """Micro-expression clips as model inputs.
+
+    ``__getitem__(i) -> (video (3, T, S, S) float32, special (3, 2, S, S) float32, label int64 scalar)``.
+    Attributes: ``labels`` (np.int64, one per clip), ``groups`` (LOSO group per clip), ``classes``,
+    ``index`` (the `DatasetIndex`). ``train=True`` jitters the temporal sampling (if ``prep_cfg.jitter``);
+    ``train=False`` is deterministic. ``in_memory`` keeps decoded clips for the next epochs.
+    """
+
+    def __init__(self, index: DatasetIndex, prep_cfg: PrepConfig, cache_dir: str | Path | None = None,
+                 train: bool = False, *, in_memory: bool = True, generator: torch.Generator | None = None,
+                 _memory: dict[str, PreparedClip] | None = None) -> None:
+        if not isinstance(index, DatasetIndex):
+            raise DataError(f"MERDataset needs a DatasetIndex, got {type(index).__name__}")
+        unknown = sorted({c.label for c in index.clips} - set(index.classes))
+        if unknown:
+            raise DataError(f"{index.name}: clip labels {unknown} are not in classes {index.classes}")
+        uids = [c.uid for c in index.clips]
+        if len(set(uids)) != len(uids):
+            dup = sorted({u for u in uids if uids.count(u) > 1})
+            raise DataError(f"{index.name}: duplicate clip ids {dup[:5]}")
+        self.index = index
+        self.prep_cfg = prep_cfg
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.train = train
+        self.in_memory = in_memory
+        self.generator = generator
+        self.classes = list(index.classes)
+        self.labels = np.asarray(index.labels, dtype=np.int64)
+        self.groups = list(index.groups)
+        self.stats = CacheStats()
+        self._memory: dict[str, PreparedClip] = {} if _memory is None else _memory
+
+    def __len__(self) -> int:
+        return len(self.index.clips)
+
+    def prepared(self, i: int) -> PreparedClip:
+        """The decoded clip ``i`` (from memory, the disk cache, or its frame files)."""
+        clip = self.index.clips[i]
+        hit = self._memory.get(clip.uid)
+        if hit is not None:
+            return hit
+        p = load_or_prepare(clip, self.prep_cfg, self.cache_dir, self.stats)
+        if self.in_memory:
+            self._memory[clip.uid] = p
+        return p
+
+    def preload(self, progress: bool = True) -> MERDataset:
+        """Decode (or load from the cache) every clip now, with a progress bar; returns self."""
+        todo = [c for c in self.index.clips if c.uid not in self._memory]
+        if todo:
+            for clip, p in zip(todo, prepare_index(todo, self.prep_cfg, self.cache_dir,
+                                                   progress=progress, stats=self.stats), strict=True):
+                if self.in_memory:
+                    self._memory[clip.uid] = p
+        return self
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} clips")
+        i = i % len(self)
+        video, special = assemble(self.prepared(i), self.prep_cfg, train=self.train, generator=self.generator,
+                                  where=self.index.clips[i].uid)
+        return video, special, torch.tensor(self.labels[i], dtype=torch.int64)
+
+    def subset(self, indices: Sequence[int] | np.ndarray, train: bool | None = None) -> MERDataset:
+        """A dataset of the clips at ``indices`` (same classes, shared in-memory clips), e.g. one LOSO fold."""
+        idx = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
+        bad = [i for i in idx if not 0 <= i < len(self)]
+        if bad:
+            raise DataError(f"subset indices out of range 0..{len(self) - 1}: {bad[:5]}")
+        sub_index = DatasetIndex(self.index.name, [self.index.clips[i] for i in idx], list(self.classes),
+                                 list(self.index.dropped), self.index.root)
+        return MERDataset(sub_index, self.prep_cfg, self.cache_dir, self.train if train is None else train,
+                          in_memory=self.in_memory, generator=self.generator, _memory=self._memory)
+
+
+def balanced_sampler(labels: Sequence[int] | np.ndarray, generator: torch.Generator | None = None,
+                     num_samples: int | None = None) -> WeightedRandomSampler:
+    """Sampling with replacement, each clip weighted by 1 / (its class count): classes drawn equally often.
+
+    The paper trains with balanced sampling; ``num_samples`` defaults to ``len(labels)`` (one epoch).
+    """
+    y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if y.size == 0:
+        raise DataError("balanced_sampler: no labels")
+    if (y < 0).any():
+        raise DataError(f"balanced_sampler: negative labels {sorted(set(y[y < 0].tolist()))}")
+    counts = np.bincount(y)
+    weights = torch.as_tensor(1.0 / counts[y], dtype=torch.double)
+    return WeightedRandomSampler(weights, num_samples=int(num_samples or y.size), replacement=True,
+                                 generator=generator)

@@ -1,0 +1,218 @@
+"""Preprocessing (hsta_edu/data/prep.py): sampling, crops, flow, cache, frame errors, tensor checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from hsta_edu.data.clip import Clip
+from hsta_edu.data.prep import (
+    CacheStats,
+    PrepConfig,
+    assemble,
+    cache_key,
+    check_tensors,
+    clip_span,
+    detect_face,
+    load_or_prepare,
+    load_prepared,
+    prepare_clip,
+    prepare_index,
+    read_frame,
+    sample_pool_positions,
+    uniform_positions,
+)
+from hsta_edu.data.synth import SynthConfig, render_clip
+from hsta_edu.errors import ConfigError, DataError, FrameError
+
+CFG = SynthConfig(n_subjects=2, clips_per_class=1, seed=5, frame_size=(96, 96), face_size=76.0,
+                  duration=(0.05, 0.1))
+
+
+def write_clip(folder: Path, label: str = "surprise", subject: int = 0, ext: str = "png",
+               distractors: bool = False) -> tuple[Clip, object]:
+    """A SynthME clip written as frame files, and its in-memory render (ground truth)."""
+    sc = render_clip(CFG, subject, label, 0, distractors=distractors)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, fr in zip(sc.frame_numbers, sc.frames, strict=True):
+        p = folder / f"img{n}.{ext}"
+        cv2.imwrite(str(p), cv2.cvtColor(fr, cv2.COLOR_RGB2BGR))
+        paths.append(p)
+    clip = Clip("synthme", sc.subject, f"{label}_{subject}", tuple(paths), tuple(int(n) for n in sc.frame_numbers),
+                sc.onset, sc.apex, sc.offset, label)
+    return clip, sc
+
+
+def test_uniform_positions_deterministic_and_bounded():
+    p = uniform_positions(3, 40, 6)
+    assert p[0] == 3 and p[-1] == 40 and np.all(np.diff(p) >= 0) and len(p) == 6
+    assert np.array_equal(p, uniform_positions(3, 40, 6))
+    short = uniform_positions(0, 2, 6)             # fewer frames than T: repeats, stays in range
+    assert short.min() == 0 and short.max() == 2 and len(short) == 6
+
+
+def test_pool_positions_test_time_vs_jitter():
+    assert np.array_equal(sample_pool_positions(6, 4), np.arange(6) * 4)
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(50):
+        p = sample_pool_positions(6, 4, g, jitter=True)
+        assert p.min() >= 0 and p.max() <= 20 and np.all(np.diff(p) >= 0)
+        assert np.all(np.abs(p - np.arange(6) * 4) <= 2)
+        seen.add(tuple(p))
+    assert len(seen) > 5
+
+
+def test_clip_span_apex_outside_uses_middle(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    i_on, i_ap, i_off = clip_span(clip)
+    assert (i_on, i_off) == (0, len(clip.frames) - 1) and clip.frame_numbers[i_ap] == clip.apex
+    bad = Clip(**{**clip.__dict__, "apex": clip.offset + 50})
+    assert clip_span(bad)[1] == (i_on + i_off) // 2
+
+
+def test_prepare_clip_shapes_and_special_frames(tmp_path):
+    clip, sc = write_clip(tmp_path / "c")
+    cfg = PrepConfig(img_size=32, num_frames=4, face="none", normalisation="unit")
+    video, special = prepare_clip(clip, cfg)
+    assert video.shape == (3, 4, 32, 32) and special.shape == (3, 2, 32, 32)
+    assert video.dtype == special.dtype == torch.float32 and 0 <= video.min() and video.max() <= 1
+    assert torch.equal(special[:, 0], video[:, 0])           # onset = first sampled frame
+    apex = cv2.resize(sc.frames[sc.apex - sc.onset], (32, 32), interpolation=cv2.INTER_AREA)
+    assert torch.allclose(special[:, 1], torch.from_numpy(apex).permute(2, 0, 1).float() / 255, atol=2 / 255)
+    v2, s2 = prepare_clip(clip, cfg)
+    assert torch.equal(video, v2) and torch.equal(special, s2)   # deterministic at test time
+
+
+def test_grey_frames_replicated(tmp_path):
+    img = (np.arange(40 * 50) % 256).astype(np.uint8).reshape(40, 50)
+    cv2.imwrite(str(tmp_path / "g.png"), img)
+    out = read_frame(tmp_path / "g.png")
+    assert out.shape == (40, 50, 3) and np.array_equal(out[..., 0], img) and np.array_equal(out[..., 2], img)
+
+
+def test_face_box_modes_and_fallback():
+    img = np.full((120, 160, 3), 128, np.uint8)              # no face: fallback
+    b = detect_face(img, PrepConfig(face="haar"))
+    assert b.source == "centre" and b.w == b.h == 96 and b.x == 32 and b.y == 12
+    b = detect_face(img, PrepConfig(face="haar", box=(10, 20, 50, 60)))
+    assert (b.source, b.x, b.y, b.w, b.h) == ("box", 10, 20, 50, 60)
+    b = detect_face(img, PrepConfig(face="box", box=(150, 100, 50, 50)))   # clamped inside the image
+    assert b.x + b.w <= 160 and b.y + b.h <= 120 and b.w == 50
+    assert detect_face(img, PrepConfig(face="none")).source == "full"
+
+
+def test_haar_finds_a_synthme_face():
+    sources = [detect_face(render_clip(CFG, s, "positive", 0).frames[0], PrepConfig()).source for s in range(2)]
+    assert "haar" in sources
+
+
+def test_same_box_for_whole_clip_and_crop_shape(tmp_path):
+    clip, _ = write_clip(tmp_path / "c", distractors=True)
+    p = load_prepared(clip, PrepConfig(img_size=40, num_frames=6, face="box", box=(8, 4, 80, 80)))
+    assert p.pool.shape == (11, 40, 40, 3) and p.info["box"] == [8, 4, 80, 80] and p.info["face_source"] == "box"
+    assert p.info["pool_frames"][0] == clip.onset and p.info["pool_frames"][-1] == clip.offset
+
+
+@pytest.mark.parametrize("method", ["dis", "farneback", "tvl1"])
+def test_flow_shapes_and_larger_inside_moving_region(tmp_path, method):
+    clip, sc = write_clip(tmp_path / "c", label="surprise")
+    cfg = PrepConfig(img_size=48, num_frames=2, face="none", special="flow", flow=method)
+    video, special = prepare_clip(clip, cfg)
+    assert special.shape == (3, 2, 48, 48) and torch.isfinite(special).all()
+    flow = special[:, 1]
+    assert torch.allclose(flow[2], flow[:2].norm(dim=0).clamp(max=cfg.flow_clip), atol=1e-4)
+    mask = cv2.resize(sc.mask.astype(np.uint8), (48, 48), interpolation=cv2.INTER_NEAREST).astype(bool)
+    mag = flow[2].numpy()
+    assert mag[mask].mean() > 3 * mag[~mask].mean()
+    assert flow[1][torch.from_numpy(mask)].mean() < 0      # brows move up: v < 0
+
+
+def test_cache_hit_miss_and_corruption(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    cfg = PrepConfig(img_size=24, num_frames=4, face="none")
+    cache = tmp_path / "cache"
+    stats = CacheStats()
+    a = load_or_prepare(clip, cfg, cache, stats)
+    assert (stats.hits, stats.misses) == (0, 1)
+    files = list(cache.glob("*.pt"))
+    assert len(files) == 1
+    b = load_or_prepare(clip, cfg, cache, stats)
+    assert (stats.hits, stats.misses) == (1, 1) and np.array_equal(a.pool, b.pool)
+    files[0].write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match="rebuilding"):
+        c = load_or_prepare(clip, cfg, cache, stats)
+    assert stats.rebuilt == 1 and np.array_equal(a.pool, c.pool)
+    d = load_or_prepare(clip, cfg, cache, stats)              # the rebuilt entry is good again
+    assert stats.hits == 2 and np.array_equal(a.pool, d.pool)
+    # other settings -> other key; normalisation does not change the key
+    assert cache_key(clip, cfg) != cache_key(clip, cfg.replace(img_size=32))
+    assert cache_key(clip, cfg) == cache_key(clip, cfg.replace(normalisation="unit"))
+    out = prepare_index([clip], cfg, cache, progress=False, stats=stats)
+    assert stats.hits == 3 and np.array_equal(out[0].pool, a.pool)
+
+
+def test_cache_entry_with_wrong_shape_is_rebuilt(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    cfg = PrepConfig(img_size=24, num_frames=4, face="none")
+    cache = tmp_path / "cache"
+    load_or_prepare(clip, cfg, cache)
+    path = next(cache.glob("*.pt"))
+    entry = torch.load(path, weights_only=True)
+    entry["pool"] = entry["pool"][:2]
+    torch.save(entry, path)
+    stats = CacheStats()
+    with pytest.warns(UserWarning, match="pool"):
+        p = load_or_prepare(clip, cfg, cache, stats)
+    assert stats.rebuilt == 1 and p.pool.shape[0] == cfg.pool_size
+
+
+def test_frame_error_for_missing_and_corrupt_jpg(tmp_path):
+    clip, _ = write_clip(tmp_path / "c", ext="jpg")
+    cfg = PrepConfig(img_size=24, num_frames=4, face="none")
+    victim = clip.frames[len(clip.frames) // 2]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])                 # truncated JPEG
+    with pytest.raises(FrameError, match=str(victim)):
+        prepare_clip(clip, cfg)
+    victim.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(FrameError, match=victim.name):
+        prepare_clip(clip, cfg)
+    victim.unlink()
+    with pytest.raises(FrameError, match="not found.*" + victim.name):
+        prepare_clip(clip, cfg)
+
+
+def test_tensor_checks_reject_nan_and_wrong_shape():
+    cfg = PrepConfig(img_size=8, num_frames=2)
+    v, s = torch.zeros(3, 2, 8, 8), torch.zeros(3, 2, 8, 8)
+    check_tensors(v, s, cfg, "x")
+    v[0, 0, 0, 0] = float("nan")
+    with pytest.raises(DataError, match="NaN"):
+        check_tensors(v, s, cfg, "clipA")
+    with pytest.raises(DataError, match="shape"):
+        check_tensors(torch.zeros(3, 4, 8, 8), s, cfg, "clipA")
+
+
+def test_assemble_rejects_wrong_pool(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    cfg = PrepConfig(img_size=16, num_frames=4, face="none")
+    p = load_prepared(clip, cfg)
+    p.pool = p.pool[:3]
+    with pytest.raises(DataError, match="pool"):
+        assemble(p, cfg, where=clip.uid)
+
+
+@pytest.mark.parametrize("field,value", [("face", "dlib"), ("special", "depth"), ("flow", "lk"),
+                                         ("normalisation", "z"), ("img_size", 0), ("num_frames", 0),
+                                         ("box", (1, 2, 3))])
+def test_prep_config_validation_names_value(field, value):
+    with pytest.raises(ConfigError, match=field):
+        PrepConfig(**{field: value})
+    with pytest.raises(ConfigError, match="box"):
+        PrepConfig(face="box")

@@ -1,0 +1,180 @@
+"""SynthME (hsta_edu/data/synth.py): determinism, timing, amplitude, masks, class regions, on-disk format."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from hsta_edu.data import synth
+from hsta_edu.data.synth import (
+    BENCHMARK_CONFIG,
+    SAMPLES_CONFIG,
+    SynthConfig,
+    generate_synthme,
+    load_groundtruth,
+    make_subject,
+    render_clip,
+)
+from hsta_edu.errors import ConfigError, DataError
+
+SMALL = SynthConfig(n_subjects=2, clips_per_class=1, seed=3, frame_size=(96, 96), face_size=76.0,
+                    duration=(0.04, 0.1), photo_subjects=1)
+
+
+def test_render_is_deterministic_by_seed():
+    a = render_clip(SMALL, 1, "surprise", 0)
+    b = render_clip(SMALL, 1, "surprise", 0)
+    c = render_clip(SMALL.replace(seed=4), 1, "surprise", 0)
+    assert np.array_equal(a.frames, b.frames) and a.onset == b.onset and a.amplitude == b.amplitude
+    assert a.frames.shape[0] != c.frames.shape[0] or not np.array_equal(a.frames, c.frames)
+
+
+@pytest.mark.parametrize("label", SMALL.classes)
+def test_timing_within_range(label):
+    for s in range(SMALL.n_subjects):
+        c = render_clip(SMALL, s, label, 0, distractors=False)
+        n = len(c.frames)
+        assert c.onset < c.apex < c.offset
+        assert c.frame_numbers[0] == c.onset and c.frame_numbers[-1] == c.offset and n == c.offset - c.onset + 1
+        assert c.onset >= SMALL.first_frame[0] > 1          # absolute numbers, not starting at 1
+        dur = (c.offset - c.onset) / SMALL.fps
+        assert SMALL.duration[0] - 0.5 / SMALL.fps <= dur <= SMALL.duration[1] + 0.5 / SMALL.fps
+        assert c.intensity[0] == 0 and c.intensity[-1] == 0
+        assert int(np.argmax(c.intensity)) == c.apex - c.onset and c.intensity.max() == pytest.approx(1.0)
+
+
+def test_amplitude_in_range_from_field_and_frames():
+    for s in range(2):
+        for label in SMALL.classes:
+            c = render_clip(SMALL, s, label, 0, distractors=False)
+            lo, hi = SMALL.amplitude
+            assert lo <= c.amplitude <= hi
+            peak = np.sqrt((c.displacement ** 2).sum(0)).max()
+            assert peak == pytest.approx(c.amplitude, rel=1e-4)
+            # measured from the rendered pixels: dense flow onset->apex on 4x upsampled frames
+            up = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+                  for f in (c.frames[0], c.frames[c.apex - c.onset])]
+            flow = cv2.calcOpticalFlowFarneback(up[0], up[1], None, 0.5, 4, 21, 5, 7, 1.5, 0) / 4
+            mag = np.linalg.norm(flow, axis=2)[::4, ::4]
+            measured = np.percentile(mag[c.mask], 99)
+            assert 0.5 * c.amplitude <= measured <= 1.5 * c.amplitude, (s, label, measured, c.amplitude)
+            assert np.percentile(mag[~c.mask], 99) < 0.3 * measured
+
+
+def test_masks_cover_moving_pixels():
+    for s in range(2):
+        for label in SMALL.classes:
+            c = render_clip(SMALL, s, label, 0, distractors=False)
+            diff = np.abs(c.frames[c.apex - c.onset].astype(int) - c.frames[0].astype(int)).max(2)
+            moving = diff > 12
+            assert moving.sum() > 20
+            assert (moving & c.mask).sum() / moving.sum() >= 0.99
+            assert 0.02 < c.mask.mean() < 0.35                 # local regions, not the whole frame
+            assert set(c.masks) == set(c.aus)
+
+
+def test_classes_move_different_regions():
+    cfg = SMALL.replace(photo_subjects=0)
+    subj = make_subject(cfg, 0)
+    brow_y = subj.landmarks["brow_inner_L"][1] + 1
+    nose_y = subj.landmarks["nose_tip"][1]
+    H = cfg.frame_size[0]
+    rows = np.arange(H)[:, None]
+    for k in range(3):
+        clips = {lab: render_clip(cfg, subj, lab, k, distractors=False) for lab in cfg.classes}
+        for lab, c in clips.items():
+            dy = c.displacement[1]
+            mag = np.sqrt((c.displacement ** 2).sum(0))
+            upper = np.where(rows < brow_y, mag, 0).max()
+            lower = np.where(rows > nose_y, mag, 0).max()
+            brow_dy = dy[rows[:, 0] < brow_y].sum()
+            if lab == "surprise":      # brows up, mouth still
+                assert brow_dy < 0 and upper > 0.7 * c.amplitude and lower < 0.05 * c.amplitude
+            elif lab == "positive":    # lip corners, brows still
+                assert lower > 0.9 * c.amplitude and upper < 0.1 * c.amplitude
+            else:                      # brows down (always AU4)
+                assert 4 in c.aus and brow_dy > 0
+
+
+def test_distractors_do_not_depend_on_class_statistics():
+    cfg = SMALL.replace(blink_prob=1.0, head_drift=1.0)
+    for lab in cfg.classes:
+        c = render_clip(cfg, 1, lab, 0)
+        drift = np.abs(c.distractors["drift"]).max()
+        assert drift <= 1.0 * 1.2 + 1e-6
+        assert np.abs(c.distractors["rotation"]).max() <= cfg.head_rotation
+    # a clean and a distracted render share the expression (same timing and field)
+    a, b = render_clip(cfg, 1, "positive", 0), render_clip(cfg, 1, "positive", 0, distractors=False)
+    assert a.apex == b.apex and np.array_equal(a.displacement, b.displacement)
+    assert not np.array_equal(a.frames, b.frames)
+
+
+def test_config_validation_names_the_value():
+    with pytest.raises(ConfigError, match="scheme"):
+        SynthConfig(scheme="five")
+    with pytest.raises(ConfigError, match="amplitude"):
+        SynthConfig(amplitude=(3.0, 1.0))
+    with pytest.raises(ConfigError, match="label 'angry'"):
+        render_clip(SMALL, 0, "angry")
+
+
+def test_presets_are_sized_as_documented():
+    assert SAMPLES_CONFIG.n_subjects * 3 * SAMPLES_CONFIG.clips_per_class == 24
+    n = BENCHMARK_CONFIG.n_subjects * len(BENCHMARK_CONFIG.classes) * BENCHMARK_CONFIG.clips_per_class
+    assert BENCHMARK_CONFIG.n_subjects == 12 and 250 <= n <= 320
+    assert 0.5 <= BENCHMARK_CONFIG.amplitude[0] and BENCHMARK_CONFIG.amplitude[1] <= 3.0
+    assert SynthConfig.from_dict(json.loads(json.dumps(BENCHMARK_CONFIG.to_dict()))) == BENCHMARK_CONFIG
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return generate_synthme(tmp_path_factory.mktemp("synthme"), SMALL, progress=False)
+
+
+def test_on_disk_layout_and_annotation_format(corpus):
+    df = pd.read_excel(corpus / "CASME2-coding-20140508.xlsx", sheet_name=0)
+    assert list(df.columns) == ["Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame",
+                                "Unnamed: 6", "Action Units", "Estimated Emotion"]
+    assert pd.ExcelFile(corpus / "CASME2-coding-20140508.xlsx").sheet_names[0] == "Sheet1"
+    assert len(df) == 2 * 3 and sorted(df["Subject"].unique()) == [1, 2]
+    assert set(df["Estimated Emotion"]) <= {"disgust", "repression", "happiness", "surprise"}
+    obj = pd.read_excel(corpus / "CASME2-ObjectiveClasses.xlsx")
+    assert list(obj.columns) == ["Subject", "Filename", "Objective Class"] and obj["Objective Class"].between(1, 7).all()
+    marker = json.loads((corpus / "synthme.json").read_text())
+    assert marker["classes"] == ["negative", "positive", "surprise"] and marker["version"] == synth.GENERATOR_VERSION
+    for _, row in df.iterrows():
+        sub = f"sub{int(row['Subject']):02d}"
+        folder = corpus / "CASME2_RAW_selected" / sub / row["Filename"]
+        nums = sorted(int(p.stem[3:]) for p in folder.glob("img*.jpg"))
+        assert nums == list(range(int(row["OnsetFrame"]), int(row["OffsetFrame"]) + 1)) and nums[0] > 1
+        gt = load_groundtruth(corpus, sub, row["Filename"])
+        assert (gt["onset"], gt["apex"], gt["offset"]) == (row["OnsetFrame"], row["ApexFrame"], row["OffsetFrame"])
+        assert gt["masks"].shape[0] == len(gt["aus"]) and gt["mask"].dtype == bool
+        assert marker["emotion_to_class"][row["Estimated Emotion"]] == gt["label"]
+
+
+def test_generate_refuses_to_clobber(corpus, tmp_path):
+    with pytest.raises(DataError, match="overwrite"):
+        generate_synthme(corpus, SMALL, progress=False)
+    (tmp_path / "mine.txt").write_text("x")
+    with pytest.raises(DataError, match="mine.txt"):
+        generate_synthme(tmp_path, SMALL, progress=False)
+
+
+def test_round_trip_through_casme2_loader(corpus):
+    casme2 = pytest.importorskip("hsta_edu.data.datasets.casme2",
+                                 reason="CASME II loader (hsta_edu/data/datasets/casme2.py) not importable yet")
+    index = casme2.load_casme2(corpus, scheme="megc3")
+    assert len(index) == 6 and not index.dropped
+    assert index.classes == ["negative", "positive", "surprise"]
+    for clip in index.clips:
+        gt = load_groundtruth(corpus, clip.subject, clip.clip_id)
+        assert clip.label == gt["label"]
+        assert (clip.onset, clip.apex, clip.offset) == (gt["onset"], gt["apex"], gt["offset"])
+        assert list(clip.frame_numbers) == list(gt["frame_numbers"])
+    objective = casme2.load_casme2(corpus, scheme="objective")
+    assert len(objective) == 6
