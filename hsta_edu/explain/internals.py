@@ -1,0 +1,116 @@
+"""Pictures of the model's internals for the USTA/CSTA notebook: the inputs, the tubelet grid,
+the sinusoidal position table, one block's attention matrix and token maps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+
+def _grey(x: torch.Tensor) -> np.ndarray:
+    """(C, H, W) normalised frame -> (H, W) grey image in [0, 1] for display."""
+    g = x.detach().float().mean(0).cpu().numpy()
+    return (g - g.min()) / (np.ptp(g) + 1e-8)
+
+
+def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0) -> Figure:
+    """The two modalities of one clip: T video frames (C,T,H,W), then onset, apex and the
+    amplified difference apex - onset (where the micro-expression moved)."""
+    t = video.shape[1]
+    fig, axes = plt.subplots(1, t + 3, figsize=(1.6 * (t + 3), 2.0))
+    for i in range(t):
+        axes[i].imshow(_grey(video[:, i]), cmap="gray")
+        axes[i].set_title(f"video t={i}", fontsize=8)
+    axes[t].imshow(_grey(special[:, 0]), cmap="gray")
+    axes[t].set_title("onset", fontsize=8)
+    axes[t + 1].imshow(_grey(special[:, 1]), cmap="gray")
+    axes[t + 1].set_title("apex", fontsize=8)
+    diff = (special[:, 1] - special[:, 0]).mean(0).cpu().numpy()
+    lim = np.abs(diff).max() + 1e-8
+    axes[t + 2].imshow(np.clip(diff * amplify / lim, -1, 1), cmap="coolwarm", vmin=-1, vmax=1)
+    axes[t + 2].set_title("apex - onset", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tubelets(video: torch.Tensor, patch: Sequence[int], max_frames: int = 6) -> Figure:
+    """Frames (C,T,H,W) with the tubelet grid drawn and each token's index written in its cell:
+    a tubelet spans ``patch[0]`` frames, so consecutive frame pairs share token numbers."""
+    pt, ph, pw = patch
+    _, t, h, w = video.shape
+    n = min(t, max_frames)
+    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.4))
+    axes = np.atleast_1d(axes)
+    gh, gw = h // ph, w // pw
+    for i in range(n):
+        ax = axes[i]
+        ax.imshow(_grey(video[:, i]), cmap="gray")
+        for k in range(1, gh):
+            ax.axhline(k * ph - 0.5, color="yellow", lw=0.6)
+        for k in range(1, gw):
+            ax.axvline(k * pw - 0.5, color="yellow", lw=0.6)
+        for r in range(gh):
+            for c in range(gw):
+                token = 1 + (i // pt) * gh * gw + r * gw + c
+                ax.text(c * pw + pw / 2, r * ph + ph / 2, str(token), color="cyan", fontsize=6,
+                        ha="center", va="center")
+        ax.set_title(f"frame {i} -> tubelet t={i // pt}", fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_position_table(table: torch.Tensor) -> Figure:
+    """The fixed sinusoidal table (tokens x channels): each row is one token's position code."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    im = ax.imshow(table.detach().cpu().numpy(), aspect="auto", cmap="RdBu", vmin=-1, vmax=1)
+    ax.set_xlabel("channel j")
+    ax.set_ylabel("token position (0 = [CLS])")
+    fig.colorbar(im, ax=ax)
+    ax.set_title("sin/cos position table")
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_matrix(attn: torch.Tensor, grid: Sequence[int] | None = None, head: int | str = "mean",
+                          title: str = "attention") -> Figure:
+    """A block's attention (heads, N, N) or (N, N) as an image; rows are queries. With ``grid``
+    (t, h, w), lines separate the tubelet time slices so space-time structure shows."""
+    a = attn.detach().float().cpu()
+    if a.ndim == 3:
+        a = a.mean(0) if head == "mean" else a[int(head)]
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    im = ax.imshow(a.numpy(), cmap="viridis")
+    if grid is not None:
+        per_t = grid[1] * grid[2]
+        for k in range(grid[0] + 1):
+            ax.axhline(0.5 + k * per_t, color="white", lw=0.5)
+            ax.axvline(0.5 + k * per_t, color="white", lw=0.5)
+    ax.set_xlabel("key token (0 = [CLS])")
+    ax.set_ylabel("query token")
+    ax.set_title(f"{title} (head {head})", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def plot_token_map(weights: torch.Tensor, grid: Sequence[int], title: str = "") -> Figure:
+    """A weight per patch token (N,) shown as ``grid[0]`` images of (h, w) tokens."""
+    t, h, w = grid
+    maps = weights.detach().float().cpu().reshape(t, h, w).numpy()
+    fig, axes = plt.subplots(1, t, figsize=(2.2 * t, 2.3))
+    axes = np.atleast_1d(axes)
+    vmin, vmax = maps.min(), maps.max()
+    for i in range(t):
+        axes[i].imshow(maps[i], cmap="magma", vmin=vmin, vmax=vmax)
+        axes[i].set_title(f"tubelet t={i}", fontsize=8)
+        axes[i].axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from hsta_edu.errors import ConfigError
+from hsta_edu.explain import plots as P
+
+
+def _clip_and_map():
+    g = torch.Generator().manual_seed(0)
+    clip = torch.randn(3, 4, 16, 16, generator=g)
+    heat = torch.zeros(4, 16, 16)
+    heat[2, 4:8, 4:8] = 1.0
+    return clip, heat
+
+
+def test_frame_importance_sums_to_one_and_finds_the_frame():
+    _, heat = _clip_and_map()
+    curve = P.frame_importance(heat)
+    np.testing.assert_allclose(curve, [0, 0, 1, 0])
+
+
+def test_overlay_per_frame_and_aggregated():
+    clip, heat = _clip_and_map()
+    fig = P.overlay(clip, heat)
+    assert isinstance(fig, Figure) and len([a for a in fig.axes if a.images]) == 4
+    fig = P.overlay(clip, heat, frames=[2, "mean"], title="t")
+    titles = [a.get_title() for a in fig.axes if a.images]
+    assert titles == ["frame 2", "all frames"]
+    with pytest.raises(ConfigError):
+        P.overlay(clip, heat[:2])
+    with pytest.raises(ConfigError):
+        P.overlay(clip, heat, frames=7)
+
+
+def test_compare_methods_and_curve_figures(tmp_path):
+    clip, heat = _clip_and_map()
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True
+    fig = P.compare_methods(clip, {"a": heat, "b": heat.flip(-1)}, frames=["mean", 2], mask=mask)
+    assert fig.axes[0].get_title() == "input" and len(fig.axes) == 6
+    fig.savefig(tmp_path / "cmp.png")
+    fig = P.plot_frame_importance({"a": heat, "b": torch.ones(4, 16, 16)})
+    assert len(fig.axes[0].lines) == 2
+    assert P.figure_png(fig)[:4] == b"\x89PNG"

@@ -1,0 +1,85 @@
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from hsta_edu.errors import ConfigError
+from hsta_edu.explain.widgets import Explorer, explore, widgets_available
+
+
+class _Data:
+    """A dataset-like object: (video, special, label) items and class names."""
+    classes = ["negative", "positive", "surprise"]
+
+    def __init__(self, n=2):
+        g = torch.Generator().manual_seed(3)
+        self.items = [(torch.randn(3, 4, 16, 16, generator=g), torch.randn(3, 2, 16, 16, generator=g), i % 3)
+                      for i in range(n)]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+METHODS = ["rollout", "attention", "csta", "saliency", "layer_gradcam"]
+
+
+def test_no_widget_front_end_under_pytest(monkeypatch):
+    assert widgets_available() is False          # no kernel here, and PYTEST_CURRENT_TEST is set
+    monkeypatch.setenv("HSTA_EDU_WIDGETS", "1")
+    assert widgets_available() is True
+    monkeypatch.setenv("HSTA_EDU_WIDGETS", "0")
+    assert widgets_available() is False
+
+
+def test_explorer_builds_controls_and_redraws_without_piling_figures(tiny_model):
+    ex = Explorer(tiny_model, _Data(), METHODS, widgets=True)
+    descriptions = {w.description for w in ex.controls.values()}
+    assert descriptions == {"clip", "method", "modality", "stage", "block", "head", "frame"}
+    n_open = len(plt.get_fignums())
+    first = ex.redraw()
+    assert isinstance(first, Figure) and len(first.axes) >= 2
+    seen = [first]
+    for method in METHODS[1:]:
+        ex.controls["method"].value = method          # as a user would: through the widget
+        assert ex.state["method"] == method and ex.figure is not seen[-1]
+        seen.append(ex.figure)
+    ex.controls["modality"].value = "special"
+    assert ex.controls["frame"].options[-1][1] == 1   # special data has 2 frames
+    ex.controls["frame"].value = 1
+    ex.controls["clip"].value = 1
+    ex.controls["head"].value = 1
+    assert ex.state == {**ex.state, "modality": "special", "frame": 1, "clip": 1, "head": 1}
+    assert len(ex.output.outputs) <= 1                # the Output holds only the latest picture
+    assert len(plt.get_fignums()) == n_open           # no pyplot figures left open
+    assert all(len(f.axes) == 0 for f in seen)        # old figures were cleared
+
+
+def test_irrelevant_controls_are_disabled(tiny_model):
+    ex = Explorer(tiny_model, _Data(1), METHODS, widgets=True)
+    ex.set(method="rollout")
+    assert ex.controls["block"].disabled and not ex.controls["head"].disabled
+    ex.set(method="attention")
+    assert not ex.controls["block"].disabled and not ex.controls["stage"].disabled
+
+
+def test_static_mode_and_choice_validation(tiny_model):
+    ex = Explorer(tiny_model, _Data(1), ["rollout"], widgets=False)
+    bundle = ex._repr_mimebundle_()
+    assert "image/png" in bundle and "application/vnd.jupyter.widget-view+json" not in bundle
+    fig = ex.set(frame=3)
+    assert "frame 3" in fig.axes[0].get_title()
+    with pytest.raises(ConfigError):
+        ex.set(frame=4)
+    with pytest.raises(ConfigError):
+        ex.set(method="occlusion")               # not one of this explorer's methods
+    with pytest.raises(ConfigError):
+        Explorer(tiny_model, _Data(1), ["nope"])
+
+
+def test_explore_shows_once_and_returns_the_explorer(tiny_model, capsys):
+    ex = explore(tiny_model, _Data(1), ["csta"], widgets=False)
+    assert isinstance(ex, Explorer) and ex.figure is not None
+    assert ex._repr_mimebundle_() .keys() == {"text/plain"}    # already shown: not shown twice
