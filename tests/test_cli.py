@@ -1,0 +1,95 @@
+"""Tests of hsta_edu/cli.py: the `hsta-edu` command end to end on data_samples/, JSON output,
+ablation flags, report merging and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hsta_edu.cli import ablation_overrides, build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data_samples"
+needs_samples = pytest.mark.skipif(not (SAMPLES / "synthme.json").exists(), reason="data_samples/ not generated")
+
+
+def last_json(text: str) -> dict:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return json.loads(lines[-1])
+
+
+def test_ablation_flags_map_to_model_options():
+    assert ablation_overrides(no_usta=True) == {"video_blocks": 0, "special_blocks": 0}
+    assert ablation_overrides(no_csta=True) == {"use_csta": False}
+    assert ablation_overrides(video_only=True) == {"modalities": ("video",)}
+    assert ablation_overrides(special_only=True, flow=True) == {"modalities": ("special",),
+                                                                "special_input": "flow"}
+    args = build_parser().parse_args(["loso", "--data", "x", "--no-usta", "--no-csta", "--shard", "0/2"])
+    assert args.no_usta and args.no_csta and args.shard == "0/2"
+
+
+def test_errors_are_one_line_messages(tmp_path, capsys):
+    assert main(["loso", "--data", str(tmp_path / "missing"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "missing" in err and "Traceback" not in err
+    assert main(["loso", "--data", "x", "--video-only", "--special-only"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+
+
+@needs_samples
+def test_loso_json_end_to_end_on_data_samples(tmp_path):
+    """The console command as a user runs it: last stdout line is one JSON object."""
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hsta_edu.cli", "loso", "--data", str(SAMPLES), "--preset", "hsta-tiny",
+         "--epochs", "2", "--out", str(run), "--no-progress", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = last_json(proc.stdout)
+    assert {"uf1", "uar", "accuracy", "n_folds", "n_samples", "seconds"} <= set(out)
+    assert out["n_folds"] == 4 and out["n_samples"] == 24 and out["complete"]
+    assert 0.0 <= out["uf1"] <= 1.0 and out["seconds"] > 0
+    for name in ("config.json", "metrics.json", "predictions.csv", "confusion.png", "report.md"):
+        assert (run / name).exists()
+    config = json.loads((run / "config.json").read_text())
+    assert config["info"]["preset"] == "hsta-tiny" and config["train_config"]["epochs"] == 2
+    # report re-merges the same folder to the same numbers
+    proc = subprocess.run([sys.executable, "-m", "hsta_edu.cli", "report", str(run), "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and last_json(proc.stdout)["uf1"] == out["uf1"]
+
+
+@needs_samples
+def test_demo_and_ablation_run_in_process(tmp_path, capsys):
+    assert main(["demo", "--epochs", "1", "--out", str(tmp_path / "demo"), "--no-progress", "--json"]) == 0
+    out = last_json(capsys.readouterr().out)
+    assert out["n_folds"] == 4 and out["n_samples"] == 24
+    assert main(["kfold", "--data", str(SAMPLES), "--k", "2", "--epochs", "1", "--no-usta", "--no-csta",
+                 "--out", str(tmp_path / "abl"), "--no-progress", "--json"]) == 0
+    out = last_json(capsys.readouterr().out)
+    assert out["n_folds"] == 2
+    config = json.loads((tmp_path / "abl" / "config.json").read_text())
+    assert config["info"]["model_overrides"]["video_blocks"] == 0
+    assert config["info"]["model_overrides"]["use_csta"] is False
+    assert config["protocol"]["name"] == "subject-kfold"
+
+
+@needs_samples
+def test_train_then_explain(tmp_path, capsys):
+    out = tmp_path / "train"
+    assert main(["train", "--data", str(SAMPLES), "--epochs", "1", "--out", str(out), "--no-progress", "--json"]) == 0
+    summary = last_json(capsys.readouterr().out)
+    assert summary["epochs"] == 1 and summary["n_train"] == 24
+    for name in ("model.pt", "history.csv", "history.png", "checkpoint/last.pt"):
+        assert (out / name).exists()
+    png = tmp_path / "explain.png"
+    assert main(["explain", "--model", str(out / "model.pt"), "--data", str(SAMPLES), "--clip", "3",
+                 "--out", str(png)]) == 0
+    assert png.stat().st_size > 0 and "rollout map of video" in capsys.readouterr().out

@@ -1,0 +1,251 @@
+"""Tests of hsta_edu/evaluate.py: metrics vs scikit-learn and the MEGC pooled definition, protocols
+without subject leakage, fold jobs (skip, shard, merge, resume after SIGKILL), run folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, f1_score, recall_score
+from torch.utils.data import Dataset
+
+from hsta_edu import create_model
+from hsta_edu.errors import ConfigError, DataError
+from hsta_edu.evaluate import (
+    LOSO,
+    SampleKFold,
+    SubjectKFold,
+    SubjectLeakageWarning,
+    compute_metrics,
+    merge_run,
+    parse_shard,
+    run_protocol,
+)
+from hsta_edu.train import recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(num_classes=3, img_size=16, special_img_size=16, patch_size=8, special_patch_size=8, num_frames=2,
+            embed_dim=32, special_embed_dim=32, num_heads=2, special_num_heads=2, num_stages=1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class ToyClips(Dataset):
+    """(video, special, label) clips with `labels`, `groups` ('dataset/subject') and `classes`."""
+
+    def __init__(self, n: int = 18, subjects: int = 3, seed: int = 0, datasets: int = 1) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.labels = np.arange(n) % 3
+        self.groups = [f"d{i % subjects % datasets}/s{i % subjects}" for i in range(n)]
+        self.classes = ["negative", "positive", "surprise"]
+        self.video = torch.randn(n, 3, 2, 16, 16, generator=g) * 0.3
+        self.special = torch.randn(n, 3, 2, 16, 16, generator=g) * 0.3
+        for i, y in enumerate(self.labels):
+            self.video[i, :, :, 5 * y:5 * y + 5] += 1.0
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.video[i], self.special[i], torch.tensor(self.labels[i])
+
+
+def tiny_model():
+    return create_model("hsta-tiny", **TINY)
+
+
+def fast_cfg(**kw):
+    return recipe("fast", **{"epochs": 1, "batch_size": 8, "warmup_epochs": 0, "progress": False, **kw})
+
+
+# ----------------------------------------------------------------------------------- metrics
+
+@pytest.mark.parametrize("seed", range(5))
+def test_metrics_equal_sklearn_on_random_predictions(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 8))
+    y, p = rng.integers(0, k, 200), rng.integers(0, k, 200)
+    m = compute_metrics(y, p, [f"c{i}" for i in range(k)])
+    assert m["uf1"] == pytest.approx(f1_score(y, p, average="macro"))
+    assert m["uar"] == pytest.approx(recall_score(y, p, average="macro"))
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, p))
+    assert np.asarray(m["confusion"]).sum() == 200 and len(m["confusion"]) == k
+    assert m["report"]["c0"]["support"] == int((y == 0).sum())
+
+
+def write_run(tmp_path: Path, folds: list[tuple[list[int], list[int]]]) -> Path:
+    """A run folder written by hand (two LOSO folds), to check pooling independently of training."""
+    config = {"format": "hsta_edu.run/1", "protocol": {"name": "loso"}, "n_folds": len(folds), "n_samples": 0,
+              "classes": ["negative", "positive", "surprise"], "train_config": recipe("fast").to_dict(),
+              "val_subjects": 0.0, "info": {}, "folds": []}
+    start = 0
+    for i, (yt, yp) in enumerate(folds):
+        idx = list(range(start, start + len(yt)))
+        start += len(yt)
+        config["folds"].append({"index": i, "name": f"d/s{i}", "n_train": 0, "n_test": len(yt)})
+        rec = {"index": i, "name": f"d/s{i}", "test_index": idx, "uid": [f"d/s{i}/c{j}" for j in idx],
+               "group": [f"d/s{i}"] * len(yt), "y_true": yt, "y_pred": yp,
+               "prob": [[1.0 if c == q else 0.0 for c in range(3)] for q in yp], "best_epoch": None,
+               "seconds": 1.0}
+        (tmp_path / "folds").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "folds" / f"fold_{i:03d}.json").write_text(json.dumps(rec))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+def test_megc_pooled_metrics_on_a_hand_checked_example(tmp_path):
+    # fold A: F1 per class 2/3, 2/3, 1 -> UF1 7/9; fold B: 1/2, 2/3, 0 -> UF1 7/18
+    # pooled: class 0 TP2 FP2 FN1 -> 4/7; class 1 TP2 FP1 FN1 -> 2/3; class 2 TP1 FP0 FN1 -> 2/3
+    #         UF1 = 40/63; recalls 2/3, 2/3, 1/2 -> UAR 11/18; accuracy 5/8
+    run = write_run(tmp_path, [([0, 0, 1, 2], [0, 1, 1, 2]), ([0, 1, 1, 2], [0, 1, 0, 0])])
+    result = merge_run(run)
+    assert result.complete
+    assert result.metrics["uf1"] == pytest.approx(40 / 63)
+    assert result.metrics["uar"] == pytest.approx(11 / 18)
+    assert result.metrics["accuracy"] == pytest.approx(5 / 8)
+    per_fold = result.per_fold.set_index("fold")["uf1"]
+    assert per_fold[0] == pytest.approx(7 / 9) and per_fold[1] == pytest.approx(7 / 18)
+    assert result.metrics["per_fold_uf1_mean"] == pytest.approx(7 / 12) != pytest.approx(40 / 63)
+    assert result.metrics["confusion"] == [[2, 1, 0], [1, 2, 0], [1, 0, 1]]
+    for name in ("metrics.json", "predictions.csv", "per_fold.csv", "confusion.png", "report.md"):
+        assert (run / name).stat().st_size > 0
+    assert "0.6349" in (run / "report.md").read_text()
+    assert json.loads((run / "metrics.json").read_text())["uf1"] == pytest.approx(40 / 63)
+
+
+def test_incomplete_run_is_reported_not_scored(tmp_path):
+    run = write_run(tmp_path, [([0, 1], [0, 1]), ([2, 2], [2, 0])])
+    (run / "folds" / "fold_001.json").unlink()
+    result = merge_run(run)
+    assert not result.complete and result.metrics is None and result.folds_done == [0]
+    with pytest.raises(DataError, match="not a run folder"):
+        merge_run(tmp_path / "nowhere")
+
+
+def test_metric_input_errors():
+    with pytest.raises(DataError, match="outside"):
+        compute_metrics([0, 1, 5], [0, 1, 1], ["a", "b", "c"])
+    with pytest.raises(DataError, match="same length"):
+        compute_metrics([0, 1], [0], ["a", "b"])
+
+
+# ----------------------------------------------------------------------------------- protocols
+
+def test_loso_never_puts_a_subject_in_train_and_test():
+    rng = np.random.default_rng(0)
+    groups = [f"casme2/sub{rng.integers(0, 9):02d}" if i % 2 else f"samm/{rng.integers(0, 7):03d}"
+              for i in range(120)]
+    labels = rng.integers(0, 3, 120)
+    folds = LOSO().split(labels, groups)
+    assert len(folds) == len(set(groups))
+    seen = np.concatenate([f.test for f in folds])
+    assert sorted(seen.tolist()) == list(range(120))
+    for f in folds:
+        test_groups = {groups[i] for i in f.test}
+        assert test_groups == {f.name}
+        assert f.name not in {groups[i] for i in f.train}
+        assert len(f.train) + len(f.test) == 120
+
+
+def test_subject_kfold_groups_and_sample_kfold_warns():
+    rng = np.random.default_rng(1)
+    groups = [f"d/s{i % 10}" for i in range(100)]
+    labels = rng.integers(0, 3, 100)
+    for f in SubjectKFold(5, seed=0).split(labels, groups):
+        assert not {groups[i] for i in f.train} & {groups[i] for i in f.test}
+    with pytest.warns(SubjectLeakageWarning, match="same subjects"):
+        folds = SampleKFold(5).split(labels, groups)
+    assert any({groups[i] for i in f.train} & {groups[i] for i in f.test} for f in folds)
+    with pytest.raises(DataError, match="at least 2 subjects"):
+        LOSO().split([0, 1], ["d/a", "d/a"])
+    assert parse_shard("1/4") == (1, 4)
+    with pytest.raises(ConfigError):
+        parse_shard("4/4")
+
+
+# ----------------------------------------------------------------------------------- fold jobs
+
+def test_sharded_loso_merged_equals_unsharded_and_reruns_skip(tmp_path):
+    ds = ToyClips(n=18, subjects=3, datasets=2)
+    full = run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "full")
+    assert full.complete and full.n_folds == 3 and full.metrics["n_samples"] == 18
+    assert set(full.per_dataset["dataset"]) == {"d0", "d1"}
+    for rec in (tmp_path / "full" / "folds").glob("*.json"):
+        r = json.loads(rec.read_text())
+        assert not set(r["train_groups"]) & set(r["test_groups"])
+    part = run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "sharded", shard="1/2")
+    assert not part.complete and part.folds_done == [1]
+    merged = run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "sharded", shard=(0, 2))
+    assert merged.complete
+    pd.testing.assert_frame_equal(merged.predictions, full.predictions)
+    assert merged.metrics["uf1"] == full.metrics["uf1"]
+
+    def must_not_train():
+        raise AssertionError("a finished fold was trained again")
+
+    again = run_protocol(ds, LOSO(), must_not_train, fast_cfg(), tmp_path / "full")
+    pd.testing.assert_frame_equal(again.predictions, full.predictions)
+    with pytest.raises(ConfigError, match="different run"):
+        run_protocol(ds, LOSO(), tiny_model, fast_cfg(epochs=2), tmp_path / "full")
+
+
+def test_validation_split_uses_training_subjects_only(tmp_path):
+    ds = ToyClips(n=24, subjects=4)
+    result = run_protocol(ds, LOSO(), tiny_model, fast_cfg(epochs=2), tmp_path, val_subjects=1)
+    for rec in (tmp_path / "folds").glob("*.json"):
+        r = json.loads(rec.read_text())
+        assert len(r["val_groups"]) == 1
+        assert not set(r["val_groups"]) & set(r["test_groups"])
+        assert set(r["val_groups"]) <= set(r["train_groups"])   # drawn from the fold's training subjects
+        assert r["best_epoch"] in (1, 2)
+    assert result.metrics["best_epochs"] is not None
+
+
+LOSO_SCRIPT = textwrap.dedent("""
+    import sys, torch
+    sys.path.insert(0, {tests!r})
+    torch.set_num_threads(1)
+    from test_evaluate import ToyClips, tiny_model, fast_cfg
+    from hsta_edu.evaluate import LOSO, run_protocol
+    r = run_protocol(ToyClips(n=24, subjects=4), LOSO(), tiny_model, fast_cfg(epochs=2), sys.argv[1])
+    print("UF1", r.metrics["uf1"])
+""")
+
+
+@pytest.mark.slow
+def test_sigkill_during_loso_then_rerun_matches_uninterrupted(tmp_path):
+    script = tmp_path / "loso.py"
+    script.write_text(LOSO_SCRIPT.format(tests=str(Path(__file__).parent)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed")], env=env)
+    deadline = time.time() + 240
+    while not (tmp_path / "killed" / "folds" / "fold_000.json").exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.name for p in (tmp_path / "killed" / "folds").glob("*.json"))
+    assert 1 <= len(done) < 4
+    for p in (tmp_path / "killed" / "folds").glob("*.json"):
+        json.loads(p.read_text())   # every fold file present is complete (atomic writes)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "killed")], env=env, check=True, timeout=300)
+    run_protocol(ToyClips(n=24, subjects=4), LOSO(), tiny_model, fast_cfg(epochs=2), tmp_path / "clean")
+    a = pd.read_csv(tmp_path / "killed" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "clean" / "predictions.csv")
+    pd.testing.assert_frame_equal(a, b)
