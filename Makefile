@@ -30,7 +30,7 @@ test: setup
 	HSTA_EDU_FAST=1 $(PY) -m pytest -n 2 --nbmake tests notebooks $(PYTEST_ARGS)
 
 notebooks-outputs: setup
-	cd notebooks && HSTA_EDU_FAST=1 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 [0-9]*.ipynb
+	cd notebooks && HSTA_EDU_FAST=1 HSTA_EDU_WIDGETS=0 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 [0-9]*.ipynb
 
 bench: setup
 	$(PY) benchmarks/model_speed.py
