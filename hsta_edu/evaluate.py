@@ -56,8 +56,9 @@ def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Seque
     UF1 = mean over classes of 2TP / (2TP + FP + FN) (``f1_score(average="macro")``);
     UAR = mean over classes of TP / n_c (``recall_score(average="macro")``). The classes
     averaged over are those present in ``y_true`` or ``y_pred`` (scikit-learn's default): a
-    class absent from both has no defined score and is not counted as zero. Call it on the
-    predictions pooled over all folds for the MEGC numbers.
+    class absent from both has no defined score and is not counted as zero; it is listed in
+    ``absent_classes`` (and still has its row and column, all zero, in ``confusion``). Call it on
+    the predictions pooled over all folds for the MEGC numbers.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
@@ -79,6 +80,7 @@ def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Seque
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "n_samples": int(len(y_true)),
         "classes": names,
+        "absent_classes": [names[i] for i in range(n_classes) if i not in present],
         "confusion": confusion_matrix(y_true, y_pred, labels=list(range(n_classes))).tolist(),
         "report": report,
     }
@@ -98,6 +100,11 @@ def metrics_table(predictions: pd.DataFrame, by: str, classes: Sequence[str] | N
 
 class SubjectLeakageWarning(UserWarning):
     """The protocol puts clips of one subject in both training and test folds."""
+
+
+class MissingClassWarning(UserWarning):
+    """A fold's training set holds no clip of some class (the fold still trains and is scored;
+    pooled metrics keep every class)."""
 
 
 @dataclass(frozen=True)
@@ -383,6 +390,12 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
     train_idx, val_idx = fold.train, np.zeros(0, dtype=np.int64)
     if val_subjects:
         train_idx, val_idx = _val_split(fold.train, groups, val_subjects, cfg.seed + fold.index)
+    classes = _classes(train_dataset)
+    absent = [c for i, c in enumerate(classes) if not np.any(labels[train_idx] == i)]
+    if absent:
+        warnings.warn(f"fold {fold.name}: no training clip of class(es) {absent}; the fold trains without "
+                      "them (it cannot predict them) and pooled metrics still count every class",
+                      MissingClassWarning, stacklevel=3)
     fold_cfg = TrainConfig.from_dict({**cfg.to_dict(), "seed": cfg.seed + fold.index,
                                       "progress": progress and cfg.progress})
     set_seed(fold_cfg.seed)
@@ -400,6 +413,7 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
         "prob": np.round(pred["prob"].astype(np.float64), 6).tolist(),
         "train_groups": train_groups, "val_groups": sorted({groups[i] for i in val_idx}),
         "test_groups": test_groups, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
+        "absent_train_classes": absent,
         "best_epoch": result.best_epoch, "epochs": int(len(result.history)),
         "history": result.history.to_dict(orient="records"), "device": result.device,
         "seconds": time.time() - t0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -62,4 +63,9 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt/unsafe files
-        raise CheckpointError(f"cannot load {path} safely (weights_only=True): {exc}") from exc
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        refused = re.search(r"Unsupported global: ([^\n]+?)(?: was not an allowed global|\n|$)", text)
+        if refused:
+            raise CheckpointError(f"refused to load {path}: it holds a pickled object ({refused.group(1).strip()}), "
+                                  "not only tensors; weights_only=True never unpickles arbitrary objects") from exc
+        raise CheckpointError(f"cannot load {path} safely (weights_only=True): {text}") from exc
