@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from hsta_edu.errors import HSTAError
 
@@ -22,12 +21,6 @@ sys.modules["bad_inputs_table"] = bad
 _spec.loader.exec_module(bad)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("case", bad.CASES, ids=[c.run.__name__.removeprefix("c_") for c in bad.CASES])

@@ -38,12 +38,6 @@ TINY = dict(num_classes=3, img_size=16, special_img_size=16, patch_size=8, speci
             embed_dim=32, special_embed_dim=32, num_heads=2, special_num_heads=2, num_stages=1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 class ToyClips(Dataset):

@@ -64,13 +64,6 @@ class ToyClips(Dataset):
         return self.video[i] + noise, self.special[i], torch.tensor(self.labels[i])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and a shared 2-core CI box stays responsive)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def fresh_model(seed: int = 0):

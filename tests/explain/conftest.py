@@ -12,15 +12,6 @@ TINY = dict(num_classes=3, img_size=16, special_img_size=16, patch_size=8, speci
             num_stages=2, video_blocks=2, special_blocks=1, drop_path_rate=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread is faster than several fighting over 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_model():
     torch.manual_seed(0)
