@@ -38,6 +38,7 @@ class RowLog:
     dropped: list[DroppedRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     _seen: dict[str, int | None] = field(default_factory=dict)
+    _warnings_before_row: int = 0
 
     def drop(self, row: int | None, clip: str | None, reason: str, source: str | None = None) -> None:
         self.dropped.append(DroppedRow(source or self.source, row, clip, reason))
@@ -48,6 +49,7 @@ class RowLog:
     def attempt(self, row: int | None, clip: str | None, fn: Callable[[], T],
                 source: str | None = None) -> T | None:
         """Run ``fn``; a package error becomes a drop (or propagates in strict mode)."""
+        self._warnings_before_row = len(self.warnings)
         try:
             return fn()
         except LeftOut as exc:
@@ -68,6 +70,8 @@ class RowLog:
             if self.strict:
                 raise AnnotationError(msg, file=source or self.source, row=row)
             self.drop(row, f"{clip.subject}/{clip.clip_id}", msg, source)
+            # warnings raised while building this (dropped) duplicate describe no kept clip
+            del self.warnings[self._warnings_before_row:]
             return False
         self._seen[clip.uid] = row
         return True

@@ -31,3 +31,23 @@ def test_unknown_folder(tmp_path):
         load_dataset(tmp_path)
     with pytest.raises(DataError, match="neither a folder nor a dataset name"):
         load_dataset("no-such-corpus")
+
+
+def test_duplicate_row_does_not_repeat_the_kept_clips_warnings():
+    from pathlib import Path
+
+    from hsta_edu.data.clip import Clip
+    from hsta_edu.data.datasets.rows import RowLog
+
+    log = RowLog("annotations.csv")
+    clip = Clip("folder", "s1", "c1", (Path("a.jpg"),), (1,), 1, 1, 1, "x")
+
+    def build():
+        log.warn("s1/c1: 1 frames missing inside 1..5")
+        return clip
+
+    for row in (2, 3):  # the same clip twice: the second is a dropped duplicate
+        built = log.attempt(row, "s1/c1", build)
+        log.accept_unique(built, row)
+    assert log.warnings == ["s1/c1: 1 frames missing inside 1..5"]
+    assert [d.row for d in log.dropped] == [3] and "duplicate" in log.dropped[0].reason
