@@ -200,28 +200,11 @@ def _train_config(args: argparse.Namespace):
     return name, recipe(name, **kw)
 
 
-class _FitSpecial:
-    """Dataset view whose special frames are cropped to the model's special size (hsta-base takes
-    216 px special frames: the reference's stride-12 conv only ever sees the top-left 216x216
-    of its 224 px input). Forwards labels, groups, classes and index."""
-
-    def __init__(self, base: Any, size: int) -> None:
-        self.base, self.size = base, size
-        self.labels, self.groups, self.classes, self.index = base.labels, base.groups, base.classes, base.index
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int):
-        video, special, label = self.base[i]
-        return video, special[..., :self.size, :self.size].contiguous(), label
-
-
 def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
     """(index, prep_cfg, test-time dataset, train-time dataset) sharing decoded clips in memory."""
     from .data.datasets import load_dataset
     from .data.prep import PrepConfig
-    from .data.torch_data import MERDataset
+    from .data.torch_data import MERDataset, SpecialCrop
 
     scheme = args.scheme
     if scheme is None:  # a SynthME folder names its own label scheme in synthme.json
@@ -247,7 +230,7 @@ def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
     test_ds.preload(progress=progress)
     train_ds = test_ds.subset(range(len(test_ds)), train=True)
     if model_cfg.special_img_size != model_cfg.img_size:
-        test_ds, train_ds = (_FitSpecial(d, model_cfg.special_img_size) for d in (test_ds, train_ds))
+        test_ds, train_ds = (SpecialCrop(d, model_cfg.special_img_size) for d in (test_ds, train_ds))
     return index, prep, test_ds, train_ds
 
 

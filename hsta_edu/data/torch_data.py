@@ -96,6 +96,32 @@ class MERDataset(Dataset):
                           in_memory=self.in_memory, generator=self.generator, _memory=self._memory)
 
 
+class SpecialCrop(Dataset):
+    """View of a (video, special, label) dataset whose special frames are cropped to the top-left
+    ``size`` x ``size`` pixels.
+
+    ``hsta-base`` takes 216 px special frames: the reference feeds 224 px frames to a stride-12
+    tubelet conv that only ever sees their top-left 216 x 216, so cropping a 224 px preparation
+    reproduces the reference exactly. Forwards ``labels``, ``groups``, ``classes`` and ``index``.
+    """
+
+    def __init__(self, base: Dataset, size: int) -> None:
+        self.base, self.size = base, int(size)
+        for name in ("labels", "groups", "classes", "index"):
+            if hasattr(base, name):
+                setattr(self, name, getattr(base, name))
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        video, special, label = self.base[i]
+        if special.shape[-1] < self.size or special.shape[-2] < self.size:
+            raise DataError(f"special frames of item {i} are {tuple(special.shape[-2:])} px, "
+                            f"smaller than the crop of {self.size} px")
+        return video, special[..., : self.size, : self.size].contiguous(), label
+
+
 def balanced_sampler(labels: Sequence[int] | np.ndarray, generator: torch.Generator | None = None,
                      num_samples: int | None = None) -> WeightedRandomSampler:
     """Sampling with replacement, each clip weighted by 1 / (its class count): classes drawn equally often.
