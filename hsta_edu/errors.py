@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
+
+def check_fields(cls: type, names: Iterable[str], what: str) -> None:
+    """ConfigError naming every name in ``names`` that is not a field of the dataclass ``cls``."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} {unknown}; valid: {sorted(known)}")
+
 
 class HSTAError(Exception):
     """Base class of every error hsta_edu raises on purpose."""

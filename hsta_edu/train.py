@@ -23,7 +23,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from .device import describe_device, pick_device
-from .errors import CheckpointError, ConfigError, DataError, HSTAError
+from .errors import CheckpointError, ConfigError, DataError, HSTAError, check_fields
 from .io import atomic_torch_save, safe_torch_load
 
 __all__ = [
@@ -128,10 +128,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
+        check_fields(cls, d, "TrainConfig field(s)")
         return cls(**d)
 
 
@@ -150,10 +147,7 @@ def recipe(name: str = "paper", **overrides: Any) -> TrainConfig:
     """A copy of a named recipe ("paper", "reference", "fast") with field overrides."""
     if name not in RECIPES:
         raise ConfigError(f"unknown training recipe {name!r}; choose one of {sorted(RECIPES)}")
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"unknown TrainConfig option(s) {unknown}; valid: {sorted(known)}")
+    check_fields(TrainConfig, overrides, "TrainConfig option(s)")
     return replace(RECIPES[name], **overrides)
 
 

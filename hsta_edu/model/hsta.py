@@ -7,12 +7,12 @@ Modalities are named ``"special"`` (onset + apex frames, or onset + optical flow
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, check_fields
 from .csta import CSTA
 from .embed import TubeletEmbedding
 from .usta import USTA
@@ -104,10 +104,7 @@ class HSTAConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> HSTAConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown HSTAConfig fields {unknown}; known fields: {sorted(known)}")
+        check_fields(cls, d, "HSTAConfig field(s)")
         return cls(**d)
 
 
@@ -137,10 +134,7 @@ def preset_config(name: str, **overrides) -> HSTAConfig:
     """The preset's HSTAConfig with ``overrides`` applied (ConfigError naming unknown names)."""
     if name not in _PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {list_presets()}")
-    known = {f.name for f in fields(HSTAConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"unknown model option(s) {unknown}; valid options: {sorted(known)}")
+    check_fields(HSTAConfig, overrides, "model option(s)")
     return replace(_PRESETS[name], **overrides)
 
 
