@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DataError, HSTAError
+from .errors import ConfigError, DataError, HSTAError, check_fields
 
 __all__ = ["main", "build_parser", "ablation_overrides"]
 
@@ -54,6 +54,8 @@ def _add_data(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--scheme", default=None, help="label scheme (native, megc3, objective, ...); loader default")
     p.add_argument("--cache", default=None, help="preprocessing cache folder (default: none, decode in memory)")
     p.add_argument("--face", default=None, choices=("haar", "box", "none"), help="face crop mode (prep default)")
+    p.add_argument("--prep", dest="prep_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="any PrepConfig option, e.g. --prep representation=frames --prep magnify=0 (repeatable)")
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -153,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modality", default="video", choices=("video", "special"))
     p.add_argument("--out", default="explain.png")
 
-    p = sub.add_parser("demo", help="hsta-tiny LOSO on data_samples/ (about a minute on a CPU)")
+    p = sub.add_parser("demo", help="the pretrained hsta-tiny scored on data_samples/ (unseen subjects; seconds)")
     p.add_argument("--data", default="data_samples")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--model", default="hsta-tiny-synthme", help="a name from hsta_edu.list_pretrained()")
+    p.add_argument("--loso", action="store_true", help="also run a LOSO from scratch on --data (minutes)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs of the --loso run")
     p.add_argument("--out", default=None, help="run folder (default: a temporary folder)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -225,7 +229,12 @@ def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
                                "special": model_cfg.special_input}
     if getattr(args, "face", None):
         prep_kw["face"] = args.face
-    prep = PrepConfig(**prep_kw)
+    extra = _parse_overrides(getattr(args, "prep_overrides", []) or [])
+    check_fields(PrepConfig, extra, "--prep option(s)")
+    clash = sorted(set(extra) & {"img_size", "num_frames", "special"})
+    if clash:
+        raise ConfigError(f"--prep {clash}: these follow the model (use --set img_size=..., num_frames=..., --flow)")
+    prep = PrepConfig(**prep_kw, **extra)
     test_ds = MERDataset(index, prep, args.cache, train=False)
     test_ds.preload(progress=progress)
     train_ds = test_ds.subset(range(len(test_ds)), train=True)
@@ -360,8 +369,7 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     out = Path(args.out or f"runs/{_data_name(args.data)}-{protocol.name}-{args.preset}{_ablation_tag(args)}")
     info = {"data": str(args.data), "dataset": index.name, "preset": args.preset,
             "model_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()},
-            "recipe": recipe_name, "prep": {k: (list(v) if isinstance(v, tuple) else v)
-                                            for k, v in prep.shape_settings().items()}}
+            "recipe": recipe_name, "prep": prep.to_dict()}
     result = run_protocol(test_ds, protocol, lambda: create_model(args.preset, **overrides), cfg, out,
                           train_dataset=train_ds, shard=args.shard, val_subjects=args.val_subjects, info=info,
                           keep_checkpoints=args.keep_checkpoints, progress=cfg.progress)
@@ -427,20 +435,62 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The headless main job: hsta-tiny, the fast recipe shortened, LOSO on the sample set.
+    """The headless main job: the shipped hsta-tiny trained on frames, scored on subjects it never saw.
 
-    It uses optical flow as the special data: on SynthME, hsta-tiny trained for minutes from
-    scratch learns from onset + flow but stays at chance from onset + apex frames (see
-    docs/results/train.md)."""
-    out = args.out or tempfile.mkdtemp(prefix="hsta-demo-")
-    argv = ["loso", "--data", args.data, "--preset", "hsta-tiny", "--recipe", "fast", "--flow", "--epochs",
-            str(args.epochs or 12), "--out", out]
-    if args.no_progress:
-        argv.append("--no-progress")
-    if args.json:
-        argv.append("--json")
-    print(f"demo: hsta-tiny, LOSO on {args.data}; run folder {out}")
-    return main(argv)
+    ``hsta-tiny-synthme`` was trained (benchmarks/train_pretrained.py) on SynthME subjects generated
+    with another seed than ``data_samples/``: every clip scored here belongs to a subject outside its
+    training set, so the result is subject-independent. It takes seconds; ``--loso`` adds a LOSO run
+    from scratch on the same folder for comparison (minutes)."""
+    import numpy as np
+
+    from .data.datasets import load_dataset
+    from .data.torch_data import MERDataset
+    from .evaluate import compute_metrics
+    from .pretrained import load_pretrained
+    from .train import predict
+
+    t0 = time.time()
+    model, info = load_pretrained(args.model)
+    index = load_dataset(args.data, scheme="megc3")
+    if list(index.classes) != list(info["classes"]):
+        raise DataError(f"{args.data}: classes {index.classes} differ from the model's {info['classes']}")
+    prov = info["provenance"]
+    trained_on = set(prov.get("subjects", {}).get("train", []))
+    ds = MERDataset(index, info["prep"], None, train=False).preload(progress=not args.no_progress)
+    pred = predict(model, ds)
+    m = compute_metrics(ds.labels, pred["pred"], ds.classes)
+    data_seed = _synth_seed(args.data)
+    print(f"demo: pretrained {args.model} (hsta-tiny, frames: onset + apex, {info['prep'].num_frames} video "
+          f"frames; {prov.get('n_train_clips', '?')} training clips of SynthME seed "
+          f"{prov.get('data', {}).get('synth_config', {}).get('seed', '?')})")
+    print(f"      scored on {len(ds)} clips of {len(set(ds.groups))} subjects in {args.data} (SynthME seed "
+          f"{data_seed}): other identities than its {len(trained_on)} training subjects")
+    print(f"UF1 {m['uf1']:.4f}  UAR {m['uar']:.4f}  accuracy {m['accuracy']:.4f}  ({len(ds)} clips)")
+    cm = np.asarray(m["confusion"])
+    print("confusion (rows true, columns predicted): " + ", ".join(
+        f"{c}: {list(map(int, row))}" for c, row in zip(ds.classes, cm, strict=True)))
+    summary = {"uf1": m["uf1"], "uar": m["uar"], "accuracy": m["accuracy"], "n_folds": 1, "n_samples": len(ds),
+               "seconds": time.time() - t0, "model": args.model, "protocol": "held-out subjects"}
+    print(f"({summary['seconds']:.0f} s)")
+    if args.loso:
+        out = args.out or tempfile.mkdtemp(prefix="hsta-demo-")
+        argv = ["loso", "--data", args.data, "--preset", "hsta-tiny", "--out", out]
+        if args.epochs:
+            argv += ["--epochs", str(args.epochs)]
+        if args.no_progress:
+            argv.append("--no-progress")
+        print(f"demo: and from scratch, hsta-tiny LOSO on {args.data} (frames; run folder {out})")
+        main(argv)
+    _emit(summary, args.json)
+    return 0
+
+
+def _synth_seed(folder: str) -> Any:
+    marker = Path(folder) / "synthme.json"
+    try:
+        return json.loads(marker.read_text()).get("config", {}).get("seed", "?")
+    except (OSError, ValueError, AttributeError):
+        return "?"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

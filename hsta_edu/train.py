@@ -138,7 +138,7 @@ class TrainConfig:
 RECIPES: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
     "reference": TrainConfig(lr=6.25e-5, layer_decay=0.9, drop_path=0.2),
-    "fast": TrainConfig(epochs=15, batch_size=16, lr=1e-3, warmup_epochs=2, warmup_lr=1e-5,
+    "fast": TrainConfig(epochs=30, batch_size=16, lr=1e-3, warmup_epochs=2, warmup_lr=1e-5,
                         min_lr=1e-5, weight_decay=0.05, grad_clip=1.0),
 }
 

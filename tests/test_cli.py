@@ -68,10 +68,15 @@ def test_loso_json_end_to_end_on_data_samples(tmp_path):
 
 @needs_samples
 def test_demo_and_ablation_run_in_process(tmp_path, capsys):
-    assert main(["demo", "--epochs", "1", "--out", str(tmp_path / "demo"), "--no-progress", "--json"]) == 0
-    out = last_json(capsys.readouterr().out)
-    assert out["n_folds"] == 4 and out["n_samples"] == 24
+    # the main job: the shipped frames model on subjects it never saw (the bar: UF1 >= 0.80)
+    assert main(["demo", "--no-progress", "--json"]) == 0
+    text = capsys.readouterr().out
+    out = last_json(text)
+    assert out["n_samples"] == 24 and out["protocol"] == "held-out subjects" and out["model"] == "hsta-tiny-synthme"
+    assert out["uf1"] >= 0.80, text
+    assert "other identities than its" in text
     assert main(["kfold", "--data", str(SAMPLES), "--k", "2", "--epochs", "1", "--no-usta", "--no-csta",
+                 "--prep", "representation=frames", "--prep", "magnify=0",
                  "--out", str(tmp_path / "abl"), "--no-progress", "--json"]) == 0
     out = last_json(capsys.readouterr().out)
     assert out["n_folds"] == 2
@@ -79,6 +84,15 @@ def test_demo_and_ablation_run_in_process(tmp_path, capsys):
     assert config["info"]["model_overrides"]["video_blocks"] == 0
     assert config["info"]["model_overrides"]["use_csta"] is False
     assert config["protocol"]["name"] == "subject-kfold"
+    assert config["info"]["prep"]["representation"] == "frames" and config["info"]["prep"]["magnify"] == 0
+
+
+@needs_samples
+@pytest.mark.parametrize("option,message", [("bogus=1", "unknown --prep option"), ("img_size=64", "follow the model"),
+                                            ("magnify=-2", "PrepConfig.magnify")])
+def test_bad_prep_option_is_a_clear_error(capsys, option, message):
+    assert main(["prepare", "--data", str(SAMPLES), "--prep", option, "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
 
 
 @needs_samples

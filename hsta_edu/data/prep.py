@@ -33,17 +33,19 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, ConfigError, DataError, FrameError
+from ..errors import CheckpointError, ConfigError, DataError, FrameError, check_fields
 from ..io import atomic_torch_save, safe_torch_load
 from .clip import Clip, DatasetIndex
 
-PREP_VERSION = 1
+PREP_VERSION = 2
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FACE_MODES = ("haar", "box", "none")
 SPECIAL_MODES = ("frames", "flow")
 FLOW_METHODS = ("dis", "tvl1", "farneback")
 NORMALISATIONS = ("imagenet", "unit", "standard")
+REGISTRATIONS = ("none", "translation", "euclidean", "affine")
+REPRESENTATIONS = ("frames", "difference")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,23 @@ class PrepConfig:
     - ``normalisation``: "imagenet" (mean/std), "unit" ([0, 1]) or "standard" ([-1, 1]).
     - ``pool_factor``: frames kept between two sampled positions for train-time jitter.
     - ``flow_clip``: flow values (percent of the image width) are clipped to +-this.
+
+    Micro-expression steps (see docs/results/frames.md for what each one does to learning):
+
+    - ``register``: align every pool frame and the apex to the onset frame before anything else
+      (OpenCV ``findTransformECC`` on the face crop at ``work_size`` px): "none", "translation",
+      "euclidean" (shift + rotation, the default: head drift is rigid) or "affine". The residual
+      per clip is recorded in the prepared clip's ``info["registration"]``.
+    - ``work_size``: side at which registration and magnification run (crops are then resized
+      to ``img_size``); sub-pixel motion is better measured and magnified before downsampling.
+    - ``magnify``: linear Eulerian magnification factor alpha (0 = off) with the onset frame as the
+      temporal reference, on a ``magnify_levels``-level Laplacian pyramid; levels whose wavelength
+      is below ``magnify_cutoff`` px are attenuated (Wu et al. 2012).
+    - ``representation``: "frames" (the images themselves) or "difference": the video frames and the
+      apex become (frame - onset) x ``difference_scale`` in normalised units; the onset stays an image.
+    - ``clip_norm``: standardise each clip's images by the clip's own mean and std (per channel).
+    - train-time augmentation, the same for every frame of a clip: ``flip`` (horizontal),
+      ``shift`` (up to this many px, integer), ``photometric`` (gain and offset jitter, relative).
     """
     img_size: int = 224
     num_frames: int = 6
@@ -71,6 +90,17 @@ class PrepConfig:
     pool_factor: int = 2
     jitter: bool = True
     flow_clip: float = 20.0
+    register: str = "euclidean"
+    work_size: int = 96
+    magnify: float = 8.0
+    magnify_levels: int = 3
+    magnify_cutoff: float = 16.0
+    representation: str = "difference"
+    difference_scale: float = 8.0
+    clip_norm: bool = False
+    flip: bool = True
+    shift: int = 2
+    photometric: float = 0.1
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
@@ -99,21 +129,66 @@ class PrepConfig:
             raise bad("pool_factor", "must be an int >= 1")
         if not self.flow_clip > 0:
             raise bad("flow_clip", "must be > 0")
+        if self.register not in REGISTRATIONS:
+            raise bad("register", f"must be one of {REGISTRATIONS}")
+        if not isinstance(self.work_size, (int, np.integer)) or self.work_size < 8:
+            raise bad("work_size", "must be an int >= 8")
+        if not isinstance(self.magnify, (int, float)) or not 0 <= self.magnify <= 100:
+            raise bad("magnify", "must be a factor in [0, 100] (0 = off)")
+        if not isinstance(self.magnify_levels, (int, np.integer)) or self.magnify_levels < 1:
+            raise bad("magnify_levels", "must be an int >= 1")
+        if self.magnify and max(self.work_size, self.img_size) < 2 ** (self.magnify_levels + 1):
+            raise bad("magnify_levels", f"too many pyramid levels for {max(self.work_size, self.img_size)} px")
+        if not self.magnify_cutoff > 0:
+            raise bad("magnify_cutoff", "must be > 0 (px)")
+        if self.representation not in REPRESENTATIONS:
+            raise bad("representation", f"must be one of {REPRESENTATIONS}")
+        if not isinstance(self.difference_scale, (int, float)) or not self.difference_scale > 0:
+            raise bad("difference_scale", "must be > 0")
+        if not isinstance(self.shift, (int, np.integer)) or self.shift < 0:
+            raise bad("shift", "must be an int >= 0 (px)")
+        if not 0 <= self.photometric < 1:
+            raise bad("photometric", "must be in [0, 1)")
 
     def replace(self, **changes: Any) -> PrepConfig:
         return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-friendly values (tuples as lists); `from_dict` inverts it."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PrepConfig:
+        """A PrepConfig from `to_dict` output; ConfigError naming unknown fields or bad values."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"PrepConfig.from_dict needs a dict, got {type(d).__name__}")
+        check_fields(cls, d, "PrepConfig field(s)")
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
     @property
     def pool_size(self) -> int:
         """Frames decoded per clip: (T - 1) * pool_factor + 1; every pool_factor-th is a test position."""
         return (self.num_frames - 1) * self.pool_factor + 1
 
+    @property
+    def uses_work_size(self) -> bool:
+        """Whether crops are processed at ``work_size`` (registration or magnification on)."""
+        return self.register != "none" or self.magnify > 0
+
     def shape_settings(self) -> dict[str, Any]:
-        """The settings that decide a `PreparedClip` (the cache key); normalisation and jitter do not."""
-        keys = ("img_size", "num_frames", "face", "box", "face_margin", "special", "flow", "pool_factor")
+        """The settings that decide a `PreparedClip` (the cache key). Assemble-time settings
+        (normalisation, representation, clip_norm, jitter and augmentation) do not: they are applied
+        to the cached uint8 crops on every access."""
+        keys = ("img_size", "num_frames", "face", "box", "face_margin", "special", "flow", "pool_factor",
+                "register", "work_size", "magnify", "magnify_levels", "magnify_cutoff")
         d = {k: getattr(self, k) for k in keys}
         if self.special != "flow":
             d.pop("flow")
+        if not self.uses_work_size:
+            d.pop("work_size")
+        if not self.magnify:
+            for k in ("magnify", "magnify_levels", "magnify_cutoff"):
+                d.pop(k)
         return d
 
 
@@ -295,6 +370,109 @@ def _flow_at(onset: np.ndarray, apex: np.ndarray, size: int, method: str) -> np.
     return flow
 
 
+# ----------------------------------------------------------------------------- registration
+
+_ECC_MOTION = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN,
+               "affine": cv2.MOTION_AFFINE}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The warp that aligns one image to a reference: ``warp`` (2, 3) float32 maps reference pixel
+    coordinates (x, y, 1) to the image's (so ``cv2.warpAffine(image, warp, size, flags=INTER_LINEAR |
+    WARP_INVERSE_MAP)`` is the aligned image); ``converged`` False when ECC failed (identity used);
+    ``residual`` the RMS grey-level difference to the reference after alignment (inner 80%)."""
+    warp: np.ndarray
+    converged: bool
+    residual: float
+
+    @property
+    def shift(self) -> float:
+        """Length of the translation part, px."""
+        return float(np.hypot(self.warp[0, 2], self.warp[1, 2]))
+
+    @property
+    def angle(self) -> float:
+        """Rotation part in degrees, OpenCV's convention (``getRotationMatrix2D``: counter-clockwise on screen)."""
+        return float(np.degrees(np.arctan2(self.warp[0, 1], self.warp[0, 0])))
+
+
+def _inner_rms(a: np.ndarray, b: np.ndarray) -> float:
+    h, w = a.shape[:2]
+    dy, dx = h // 10, w // 10
+    d = a[dy:h - dy, dx:w - dx].astype(np.float32) - b[dy:h - dy, dx:w - dx].astype(np.float32)
+    return float(np.sqrt(np.mean(d * d)))
+
+
+def register_image(reference: np.ndarray, image: np.ndarray, motion: str = "euclidean",
+                   iterations: int = 100, eps: float = 1e-6, robust: int = 2, keep: float = 0.5,
+                   threshold: float = 0.3) -> Registration:
+    """Align ``image`` to ``reference`` (both (H, W) grey or (H, W, 3) RGB, uint8 or float) with OpenCV's
+    ECC maximisation (``findTransformECC``, Evangelidis & Psarakis 2008) under ``motion`` =
+    "translation" | "euclidean" | "affine". Sub-pixel.
+
+    A micro-expression is *local* motion; plain ECC over the whole face partly explains it by a global
+    shift (a brow raise pulls the estimate upwards). With ``robust`` > 0 the alignment is re-estimated
+    that many times without the pixels whose remaining displacement (|difference| / |gradient|, smoothed)
+    exceeds ``threshold`` px after the previous alignment (never more than a fraction 1 - ``keep`` of
+    them): the moving regions are left out, so the warp follows the head, not the expression. A failed
+    optimisation returns the identity with ``converged=False`` instead of raising (a clip is never
+    dropped for it)."""
+    if motion not in _ECC_MOTION:
+        raise ConfigError(f"registration motion {motion!r}: must be one of {tuple(_ECC_MOTION)}")
+
+    def grey(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim == 3:
+            x = cv2.cvtColor(x.astype(np.float32), cv2.COLOR_RGB2GRAY)
+        return x.astype(np.float32)
+    ref, img = grey(reference), grey(image)
+    if ref.shape != img.shape:
+        raise DataError(f"register_image: image {img.shape} and reference {ref.shape} differ in size")
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
+    h, w = ref.shape
+    border = np.zeros((h, w), np.uint8)          # ignore a border band: pixels there move out of / into view
+    border[h // 16:h - h // 16, w // 16:w - w // 16] = 1
+
+    def ecc(mask: np.ndarray, start: np.ndarray | None = None) -> np.ndarray | None:
+        init = np.eye(2, 3, dtype=np.float32) if start is None else start.copy()
+        try:
+            _, warp = cv2.findTransformECC(ref, img, init, _ECC_MOTION[motion], criteria, mask, 3)
+        except cv2.error:
+            return None
+        return warp if np.all(np.isfinite(warp)) else None
+
+    def aligned(warp: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+    warp = ecc(border)
+    if robust and warp is not None:
+        sigma = max(w / 24, 1.0)
+        gx, gy = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3) / 8, cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3) / 8
+        texture = cv2.GaussianBlur(np.hypot(gx, gy), (0, 0), sigma) + 1.0
+        inside = border > 0
+    for _ in range(robust if warp is not None else 0):
+        # |difference| / |gradient| ~ the displacement left at each pixel: leave out where it is largest
+        moved = cv2.GaussianBlur(np.abs(aligned(warp) - ref), (0, 0), sigma) / texture
+        limit = max(threshold, float(np.quantile(moved[inside], keep)))
+        mask = ((moved <= limit) & inside).astype(np.uint8)
+        again = ecc(mask, warp)
+        if again is None:
+            break
+        warp = again
+    ok = warp is not None
+    if not ok:
+        warp = np.eye(2, 3, dtype=np.float32)
+    return Registration(warp.astype(np.float32), ok, _inner_rms(aligned(warp), ref))
+
+
+def warp_image(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """``image`` resampled onto the reference's grid by a `Registration` warp (bilinear, edges replicated)."""
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 # ----------------------------------------------------------------------------- prepared clips
 
 @dataclass
@@ -320,26 +498,90 @@ def _crop_resize(image: np.ndarray, box: FaceBox, size: int, path: Path, shape: 
     return cv2.resize(crop, (size, size), interpolation=interp)
 
 
+def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    if img.shape[0] == size and img.shape[1] == size:
+        return img
+    interp = cv2.INTER_AREA if img.shape[0] >= size else cv2.INTER_CUBIC
+    return cv2.resize(img, (size, size), interpolation=interp)
+
+
+def align(onset: np.ndarray, others: np.ndarray, motion: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Register each of ``others`` (N, S, S, 3) uint8 to ``onset`` (S, S, 3) (`register_image`, robust);
+    returns the aligned frames and a record (per-frame shift and angle, mean residual before/after)."""
+    regs = [register_image(onset, f, motion) for f in others]
+    out = np.stack([warp_image(f, r.warp) for f, r in zip(others, regs, strict=True)])
+    g0 = cv2.cvtColor(onset, cv2.COLOR_RGB2GRAY)
+    before = [_inner_rms(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), g0) for f in others]
+    return out, {"motion": motion,
+                 "shift_px": [round(r.shift, 3) for r in regs], "angle_deg": [round(r.angle, 3) for r in regs],
+                 "residual_before": round(float(np.mean(before)), 3),
+                 "residual": round(float(np.mean([r.residual for r in regs])), 3),
+                 "failed": int(sum(not r.converged for r in regs))}
+
+
+def align_and_magnify(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """The micro-expression steps on crops at ``cfg.work_size``: register each of ``others`` (N, S, S, 3)
+    uint8 to ``onset`` (S, S, 3), then magnify the motion relative to the onset. Returns the processed
+    ``others`` (uint8, same shape) and a record of what was done (per-frame shift, angle, residual)."""
+    aligned, info = align_and_record(onset, others, cfg)
+    return magnify_clip(onset, aligned, cfg, info), info
+
+
+def align_and_record(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    if cfg.register == "none":
+        return others, {}
+    out, reg = align(onset, others, cfg.register)
+    reg["work_size"] = cfg.work_size
+    return out, {"registration": reg}
+
+
+def magnify_clip(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig, info: dict[str, Any]) -> np.ndarray:
+    """Eulerian magnification of ``others`` relative to ``onset`` (``cfg.magnify``; identity when 0)."""
+    if cfg.magnify <= 0:
+        return others
+    from .magnify import magnify
+    out = magnify(np.concatenate([onset[None], others]), cfg.magnify, levels=cfg.magnify_levels,
+                  cutoff=cfg.magnify_cutoff, reference=0)[1:]
+    info["magnification"] = {"alpha": cfg.magnify, "levels": cfg.magnify_levels, "cutoff": cfg.magnify_cutoff}
+    return out
+
+
 def load_prepared(clip: Clip, cfg: PrepConfig) -> PreparedClip:
-    """Decode, crop and resize what a clip needs (no cache): see `PreparedClip`."""
+    """Decode, crop and resize what a clip needs (no cache): see `PreparedClip`.
+
+    With registration or magnification on, the crops are first made at ``cfg.work_size``, aligned to
+    the onset and magnified there, then resized to ``cfg.img_size`` (flow, if asked for, is computed
+    on the aligned crops)."""
     i_on, i_ap, i_off = clip_span(clip)
     pool_idx = uniform_positions(i_on, i_off, cfg.pool_size)
     first = read_frame(clip.frames[i_on])
     box = detect_face(first, cfg)
+    size = cfg.work_size if cfg.uses_work_size else cfg.img_size
     decoded: dict[int, np.ndarray] = {}
 
     def get(i: int) -> np.ndarray:
         if i not in decoded:
             img = first if i == i_on else read_frame(clip.frames[i])
-            decoded[i] = _crop_resize(img, box, cfg.img_size, Path(clip.frames[i]), first.shape)
+            decoded[i] = _crop_resize(img, box, size, Path(clip.frames[i]), first.shape)
         return decoded[i]
     pool = np.stack([get(int(i)) for i in pool_idx])
     onset, apex = get(i_on), get(i_ap)
-    flow = _flow_at(onset, apex, cfg.img_size, cfg.flow) if cfg.special == "flow" else None
+    info: dict[str, Any] = {}
+    flow = None
+    if cfg.uses_work_size:
+        aligned, info = align_and_record(onset, np.concatenate([pool, apex[None]]), cfg)
+        if cfg.special == "flow":   # flow measures the true (registered, unmagnified) motion
+            flow = _flow_at(_resize(onset, cfg.img_size), _resize(aligned[-1], cfg.img_size), cfg.img_size,
+                            cfg.flow)
+        processed = magnify_clip(onset, aligned, cfg, info)
+        pool = np.stack([_resize(f, cfg.img_size) for f in processed[:-1]])
+        onset, apex = _resize(onset, cfg.img_size), _resize(processed[-1], cfg.img_size)
+    elif cfg.special == "flow":
+        flow = _flow_at(onset, apex, cfg.img_size, cfg.flow)
     info = {"box": [box.x, box.y, box.w, box.h], "face_source": box.source,
             "onset": int(clip.frame_numbers[i_on]), "apex": int(clip.frame_numbers[i_ap]),
             "offset": int(clip.frame_numbers[i_off]),
-            "pool_frames": [int(clip.frame_numbers[i]) for i in pool_idx]}
+            "pool_frames": [int(clip.frame_numbers[i]) for i in pool_idx], **info}
     return PreparedClip(pool, onset, apex, flow, info)
 
 
@@ -376,30 +618,91 @@ def check_tensors(video: torch.Tensor, special: torch.Tensor, cfg: PrepConfig, w
             raise DataError(f"{where}: {name} holds NaN or infinite values")
 
 
+def _augment_params(cfg: PrepConfig, generator: torch.Generator | None) -> dict[str, Any]:
+    """One draw of the clip-level augmentation (the same for every frame of the clip)."""
+    def u(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=generator))
+    out: dict[str, Any] = {}
+    if cfg.flip and u(0, 1) < 0.5:
+        out["flip"] = True
+    if cfg.shift:
+        dy, dx = (int(v) for v in torch.randint(-cfg.shift, cfg.shift + 1, (2,), generator=generator))
+        if dy or dx:
+            out["dy"], out["dx"] = dy, dx
+    if cfg.photometric:
+        out["gain"], out["offset"] = u(1 - cfg.photometric, 1 + cfg.photometric), u(-1, 1) * cfg.photometric * 255
+    return out
+
+
+def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate the last two axes by (dy, dx) integer px, edges replicated."""
+    if dy == 0 and dx == 0:
+        return x
+    h, w = x.shape[-2:]
+    iy = (torch.arange(h) - dy).clamp_(0, h - 1)
+    ix = (torch.arange(w) - dx).clamp_(0, w - 1)
+    return x[..., iy, :][..., ix]
+
+
+def _apply_augment(x: torch.Tensor, aug: dict[str, Any], photometric: bool = True) -> torch.Tensor:
+    """Apply one augmentation draw to a channels-first float tensor (3, ..., S, S) in grey levels."""
+    if aug.get("flip"):
+        x = x.flip(-1)
+    if "dy" in aug:
+        x = _shift(x, aug["dy"], aug["dx"])
+    if photometric and "gain" in aug:
+        x = x * aug["gain"] + aug["offset"]
+    return x
+
+
 def assemble(prepared: PreparedClip, cfg: PrepConfig, *, train: bool = False,
              generator: torch.Generator | None = None, where: str = "clip") -> tuple[torch.Tensor, torch.Tensor]:
     """Tensors from a `PreparedClip`: ``video`` (3, T, S, S) and ``special`` (3, 2, S, S), float32.
 
     Test time (``train=False``) is deterministic; train time jitters the T positions when
-    ``cfg.jitter``. Flow channels are (u, v, |flow|) in percent of the image width.
+    ``cfg.jitter`` and applies the clip-level augmentation (``flip``, ``shift``, ``photometric``).
+    Images are normalised (``cfg.normalisation``, or per clip with ``cfg.clip_norm``); with
+    ``representation="difference"`` the video frames and the apex become
+    (frame - onset) x ``difference_scale``. Flow channels are (u, v, |flow|) in percent of the width.
     """
     pos = sample_pool_positions(cfg.num_frames, cfg.pool_factor, generator, jitter=train and cfg.jitter)
     if prepared.pool.shape[0] != cfg.pool_size:
         raise DataError(f"{where}: prepared pool has {prepared.pool.shape[0]} frames, expected {cfg.pool_size}")
+    aug = _augment_params(cfg, generator) if train else {}
     frames = torch.from_numpy(np.ascontiguousarray(prepared.pool[pos])).permute(3, 0, 1, 2)   # 3, T, S, S
-    video = _normalise(frames, cfg.normalisation)
-    onset = _normalise(torch.from_numpy(np.ascontiguousarray(prepared.onset)).permute(2, 0, 1), cfg.normalisation)
+    onset = torch.from_numpy(np.ascontiguousarray(prepared.onset)).permute(2, 0, 1)            # 3, S, S
+    apex = torch.from_numpy(np.ascontiguousarray(prepared.apex)).permute(2, 0, 1)
+    plain = not aug and not cfg.clip_norm
+    if plain:
+        video, onset_n, apex_n = (_normalise(x, cfg.normalisation) for x in (frames, onset, apex))
+    else:
+        images = torch.cat([frames, onset[:, None], apex[:, None]], dim=1).float()               # 3, T+2, S, S
+        images = _apply_augment(images, aug)
+        if cfg.clip_norm:
+            mean = images.mean(dim=(1, 2, 3), keepdim=True)
+            std = images.std(dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
+            images = (images - mean) / std
+        else:
+            scale, bias = _norm_affine(cfg.normalisation, 4)
+            images = images * scale + bias
+        video, onset_n, apex_n = images[:, :-2], images[:, -2], images[:, -1]
+    if cfg.representation == "difference":
+        video = (video - onset_n[:, None]) * cfg.difference_scale
+        apex_n = (apex_n - onset_n) * cfg.difference_scale
     if cfg.special == "flow":
         if prepared.flow is None:
             raise DataError(f"{where}: flow mode but the prepared clip has no flow")
         f = torch.from_numpy(np.ascontiguousarray(prepared.flow)).permute(2, 0, 1) * (100.0 / cfg.img_size)
+        if aug:
+            f = _apply_augment(f, aug, photometric=False)
+            if aug.get("flip"):
+                f = torch.stack([-f[0], f[1]])
         second = torch.cat([f, f.norm(dim=0, keepdim=True)]).clamp_(-cfg.flow_clip, cfg.flow_clip)
         if not torch.isfinite(second).all():
             raise DataError(f"{where}: optical flow holds NaN or infinite values")
     else:
-        second = _normalise(torch.from_numpy(np.ascontiguousarray(prepared.apex)).permute(2, 0, 1),
-                            cfg.normalisation)
-    special = torch.stack([onset, second], dim=1).contiguous()
+        second = apex_n
+    special = torch.stack([onset_n, second], dim=1).contiguous()
     video = video.contiguous()
     check_tensors(video, special, cfg, where, finite=False)   # built from uint8 (+ checked flow): finite
     return video, special

@@ -44,3 +44,20 @@ class TubeletEmbedding(nn.Module):
         tokens = rearrange(self.proj(x), "b d t h w -> b (t h w) d")
         cls = self.cls_token.expand(tokens.shape[0], -1, -1)
         return torch.cat([cls, tokens], dim=1) + self.pos_embed.to(tokens.dtype)
+
+
+@torch.no_grad()
+def init_temporal_difference(embedding: TubeletEmbedding) -> TubeletEmbedding:
+    """Re-initialise a tubelet embedding so that it starts as a *temporal difference*: each filter's
+    frames get +w and -w (w the filter's current spatial kernel, summed to zero over the tubelet's
+    frames), so a still tubelet embeds to the bias alone and only change between its frames
+    reaches the tokens. Training is free to move away from it. Needs ``tubelet_size`` >= 2."""
+    w = embedding.proj.weight                    # (D, C, t, p, p)
+    t = w.shape[2]
+    if t < 2:
+        raise ValueError("init_temporal_difference needs a tubelet of at least 2 frames")
+    sign = torch.linspace(-1.0, 1.0, t, dtype=w.dtype, device=w.device)
+    sign = sign / sign.abs().sum() * 2                       # t=2: (-1, +1)
+    spatial = w.mean(dim=2, keepdim=True) * t ** 0.5         # keep the filters' scale
+    w.copy_(spatial * sign.view(1, 1, t, 1, 1))
+    return embedding

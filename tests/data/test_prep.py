@@ -29,6 +29,9 @@ from hsta_edu.data.prep import (
 from hsta_edu.data.synth import SynthConfig, render_clip
 from hsta_edu.errors import ConfigError, DataError, FrameError
 
+#: the images as they are: no registration, no magnification, no difference representation
+RAW = {"register": "none", "magnify": 0.0, "representation": "frames", "flip": False, "shift": 0, "photometric": 0.0}
+
 CFG = SynthConfig(n_subjects=2, clips_per_class=1, seed=5, frame_size=(96, 96), face_size=76.0,
                   duration=(0.05, 0.1))
 
@@ -78,7 +81,7 @@ def test_clip_span_apex_outside_uses_middle(tmp_path):
 
 def test_prepare_clip_shapes_and_special_frames(tmp_path):
     clip, sc = write_clip(tmp_path / "c")
-    cfg = PrepConfig(img_size=32, num_frames=4, face="none", normalisation="unit")
+    cfg = PrepConfig(img_size=32, num_frames=4, face="none", normalisation="unit", **RAW)
     video, special = prepare_clip(clip, cfg)
     assert video.shape == (3, 4, 32, 32) and special.shape == (3, 2, 32, 32)
     assert video.dtype == special.dtype == torch.float32 and 0 <= video.min() and video.max() <= 1
@@ -216,3 +219,98 @@ def test_prep_config_validation_names_value(field, value):
         PrepConfig(**{field: value})
     with pytest.raises(ConfigError, match="box"):
         PrepConfig(face="box")
+
+
+# ----------------------------------------------------------------------------- micro-expression options
+
+def test_cache_key_changes_with_each_cache_shaping_option(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    base = PrepConfig(img_size=24, num_frames=4, face="none", register="none", magnify=0.0)
+    keys = {cache_key(clip, base)}
+    for change in ({"register": "euclidean"}, {"register": "translation"}, {"register": "affine"},
+                   {"register": "euclidean", "work_size": 64}, {"magnify": 8.0}, {"magnify": 8.0, "magnify_levels": 2},
+                   {"magnify": 8.0, "magnify_cutoff": 8.0}, {"magnify": 12.0}):
+        keys.add(cache_key(clip, base.replace(**change)))
+    assert len(keys) == 9                                    # every option gives its own entry
+    # options applied when tensors are assembled from the cached uint8 crops share the entry
+    for change in ({"representation": "frames"}, {"difference_scale": 3.0}, {"clip_norm": True}, {"flip": True},
+                   {"shift": 2}, {"photometric": 0.1}, {"work_size": 64}):
+        assert cache_key(clip, base.replace(**change)) == cache_key(clip, base)
+
+
+def test_registered_and_magnified_entries_round_trip_through_the_cache(tmp_path):
+    clip, _ = write_clip(tmp_path / "c", distractors=True)
+    cfg = PrepConfig(img_size=24, num_frames=4, face="none", register="euclidean", work_size=64, magnify=6.0,
+                     magnify_levels=2)
+    a = load_or_prepare(clip, cfg, tmp_path / "cache")
+    b = load_or_prepare(clip, cfg, tmp_path / "cache")
+    assert np.array_equal(a.pool, b.pool) and a.pool.shape == (cfg.pool_size, 24, 24, 3)
+    assert b.info["registration"]["motion"] == "euclidean" and b.info["magnification"]["alpha"] == 6.0
+    plain = load_prepared(clip, cfg.replace(register="none", magnify=0.0))
+    assert not np.array_equal(plain.pool, a.pool)
+
+
+def test_difference_representation_is_frame_minus_onset(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    cfg = PrepConfig(img_size=24, num_frames=4, face="none", register="none", representation="difference",
+                     difference_scale=5.0, normalisation="unit")
+    p = load_prepared(clip, cfg)
+    video, special = assemble(p, cfg)
+    on = torch.from_numpy(p.onset).permute(2, 0, 1).float() / 255
+    ap = torch.from_numpy(p.apex).permute(2, 0, 1).float() / 255
+    assert torch.allclose(special[:, 0], on)                              # the onset stays an image
+    assert torch.allclose(special[:, 1], (ap - on) * 5.0, atol=1e-5)
+    assert torch.count_nonzero(video[:, 0]) == 0                          # the first video frame is the onset
+    last = torch.from_numpy(p.pool[-1]).permute(2, 0, 1).float() / 255
+    assert torch.allclose(video[:, -1], (last - on) * 5.0, atol=1e-5)
+    frames_v, frames_s = assemble(p, cfg.replace(representation="frames"))
+    assert torch.allclose(frames_s[:, 1], ap) and torch.allclose(frames_v[:, 0], on)
+
+
+def test_clip_norm_standardises_each_clip(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    cfg = PrepConfig(img_size=24, num_frames=4, face="none", register="none", representation="frames",
+                     clip_norm=True)
+    video, special = assemble(load_prepared(clip, cfg), cfg)
+    allx = torch.cat([video, special], dim=1)
+    assert allx.mean(dim=(1, 2, 3)).abs().max() < 0.15
+    assert (allx.std(dim=(1, 2, 3)) - 1).abs().max() < 0.15
+
+
+def test_augmentation_moves_all_frames_of_a_clip_together(tmp_path):
+    clip, _ = write_clip(tmp_path / "c")
+    cfg = PrepConfig(img_size=24, num_frames=4, face="none", normalisation="unit", jitter=False,
+                     **{**RAW, "flip": True})
+    p = load_prepared(clip, cfg)
+    v0, s0 = assemble(p, cfg)
+    assert torch.equal(v0, assemble(p, cfg)[0])                           # test time: deterministic, no flip
+    g = torch.Generator().manual_seed(0)
+    flips = 0
+    for _ in range(12):
+        v, s = assemble(p, cfg, train=True, generator=g)
+        flipped = torch.equal(v, v0.flip(-1))
+        assert flipped or torch.equal(v, v0)
+        assert torch.equal(s, s0.flip(-1) if flipped else s0)             # special frames follow the video
+        flips += flipped
+    assert 0 < flips < 12
+    cfg2 = cfg.replace(flip=False, shift=2, photometric=0.2)
+    v, s = assemble(p, cfg2, train=True, generator=torch.Generator().manual_seed(3))
+    ratio = (v[:, 1:] - v[:, :1]).abs().sum() / (v0[:, 1:] - v0[:, :1]).abs().sum().clamp_min(1e-6)
+    assert 0.5 < ratio < 1.5                                              # the same motion, moved and re-lit
+    assert not torch.equal(v, v0)
+
+
+@pytest.mark.parametrize("field,value", [("register", "homography"), ("work_size", 4), ("magnify", -1.0),
+                                         ("magnify_levels", 0), ("magnify_cutoff", 0.0),
+                                         ("representation", "flowish"), ("difference_scale", 0.0),
+                                         ("shift", -1), ("photometric", 1.5)])
+def test_new_prep_options_are_validated(field, value):
+    with pytest.raises(ConfigError, match=field):
+        PrepConfig(**{field: value})
+
+
+def test_prep_config_dict_round_trip():
+    cfg = PrepConfig(img_size=48, box=(1, 2, 30, 30), face="box", magnify=4.0, flip=True)
+    assert PrepConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="bogus"):
+        PrepConfig.from_dict({"bogus": 1})

@@ -18,7 +18,7 @@ from hsta_edu.errors import DataError, FrameError
 
 CFG = SynthConfig(n_subjects=2, clips_per_class=1, seed=11, frame_size=(64, 64), face_size=50.0,
                   duration=(0.04, 0.08))
-PREP = PrepConfig(img_size=16, num_frames=4, face="none", pool_factor=4)
+PREP = PrepConfig(img_size=16, num_frames=4, face="none", pool_factor=4, flip=False, shift=0, photometric=0.0)
 
 
 @pytest.fixture()
