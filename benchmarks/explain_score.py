@@ -12,6 +12,11 @@ Each method's map is the mean of its video and special-data maps (each summed ov
 and normalised), scored in the image plane. Attributions target the true class.
 
     python benchmarks/explain_score.py [--json] [--data DIR] [--model FILE] [--epochs 20]
+    python benchmarks/explain_score.py --pretrained hsta-tiny-synthme --data .cache/synthme_benchmark --clips 0
+
+With ``--pretrained NAME`` the shipped model (`hsta_edu.load_pretrained`) is scored with the
+preprocessing it was trained with, on every subject of ``--data`` (it was trained on other SynthME
+identities, so all of them are held out).
 
 The last line with ``--json`` is one JSON object: {method: {mass_share, chance, pointing_game, ...}}.
 """
@@ -108,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=None, help="trained model file (default: WORK/hsta-tiny.pt)")
     ap.add_argument("--retrain", action="store_true", help="train even if the model file exists")
     ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--pretrained", default=None, help="score a shipped model (hsta_edu.list_pretrained())")
     ap.add_argument("--frames", action="store_true",
                     help="special input = onset + apex frames (default: onset + optical flow, which "
                          "hsta-tiny learns in minutes on SynthME; from frames it stays near chance)")
@@ -127,15 +133,25 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     data = get_data(args.data, args.work)
     index = load_dataset(data, scheme="megc3")
-    model_cfg = create_model("hsta-tiny").config
-    prep = PrepConfig(img_size=model_cfg.img_size, num_frames=model_cfg.num_frames, special=special)
+    pretrained = None
+    if args.pretrained:
+        from hsta_edu import load_pretrained
+        model, pretrained = load_pretrained(args.pretrained)
+        prep, special = pretrained["prep"], pretrained["prep"].special
+    else:
+        model_cfg = create_model("hsta-tiny").config
+        prep = PrepConfig(img_size=model_cfg.img_size, num_frames=model_cfg.num_frames, special=special)
     ds = MERDataset(index, prep, cache_dir=args.work / "prep_cache")
     ds.preload(progress=False)
-    train_idx, test_idx = split_subjects(ds, args.test_subjects)
+    if pretrained is not None:
+        train_idx, test_idx = [], list(range(len(ds)))
+    else:
+        train_idx, test_idx = split_subjects(ds, args.test_subjects)
     if args.clips:
         test_idx = test_idx[:: max(1, len(test_idx) // args.clips)][: args.clips]
-    model, _ = get_model(ds, train_idx, args.model or args.work / f"hsta-tiny-{special}.pt", args.epochs,
-                         args.retrain, args.seed, special)
+    if pretrained is None:
+        model, _ = get_model(ds, train_idx, args.model or args.work / f"hsta-tiny-{special}.pt", args.epochs,
+                             args.retrain, args.seed, special)
     acc = accuracy(model, ds, test_idx)
     log(f"held-out accuracy {acc:.3f} on {len(test_idx)} clips (chance {1 / len(ds.classes):.3f})")
 
@@ -147,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     for i in test_idx:
         v, s, y = ds[i]
         # a model-free reference: |apex - onset| (frames) or the flow magnitude channel (flow)
-        d = (s[:, 1] - s[:, 0]).abs().sum(0).numpy() if special == "frames" else s[2, 1].abs().numpy()
+        if special == "flow":
+            d = s[2, 1].abs().numpy()
+        elif prep.representation == "difference":
+            d = s[:, 1].abs().sum(0).numpy()             # the apex channel already is apex - onset
+        else:
+            d = (s[:, 1] - s[:, 0]).abs().sum(0).numpy()
         diff_maps.append(d)
         for m in methods:
             t0 = time.perf_counter()
@@ -181,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                 hs.append(np.mean([p / max(p.sum(), 1e-12) for p in planes], axis=0))
             control[m] = score_method(hs, masks, args.tolerance)
 
-    print(f"hsta-tiny ({special}) on SynthME: {len(train_idx)} training clips, {len(test_idx)} held-out clips scored "
+    name = args.pretrained or "hsta-tiny"
+    print(f"{name} ({special}) on SynthME {data}: {len(train_idx) or 'other subjects for'} training clips, "
+          f"{len(test_idx)} held-out clips scored "
           f"(subjects {sorted({ds.index.clips[i].subject for i in test_idx})}); held-out accuracy {acc:.3f}")
     print(score_table(scores))
     print(f"{'(|apex - onset|)' if special == 'frames' else '(|flow|)':<22} {reference['mass_share']:>10.3f} {reference['chance']:>7.3f} "

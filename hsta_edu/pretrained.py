@@ -159,6 +159,7 @@ def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = 
     if isinstance(map_location, (str, torch.device)):
         model.to(map_location)
     model.eval()
+    model.prep_config = prep   # explanations read the input representation from it
     info = {
         "name": name,
         "description": entry.get("description", ""),

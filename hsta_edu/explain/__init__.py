@@ -9,12 +9,12 @@
 """
 
 from .attention import TokenLayout, attention_map, capture_attention, rollout
-from .attribution import Attribution, attribute, facial_regions
+from .attribution import Attribution, attribute, facial_regions, onset_baseline
 from .methods import METHODS, explain_maps
 from .plots import compare_methods, frame_importance, overlay, plot_frame_importance
 from .score import mass_share, pointing_hit, score_method
 from .widgets import Explorer, explore
 
 __all__ = ["TokenLayout", "attention_map", "capture_attention", "rollout", "Attribution", "attribute",
-           "facial_regions", "METHODS", "explain_maps", "compare_methods", "frame_importance", "overlay",
+           "facial_regions", "onset_baseline", "METHODS", "explain_maps", "compare_methods", "frame_importance", "overlay",
            "plot_frame_importance", "mass_share", "pointing_hit", "score_method", "Explorer", "explore"]

@@ -106,15 +106,17 @@ def _prepare(model: nn.Module, video: torch.Tensor | None, special: torch.Tensor
     return mods, tuple(xs), fwd, target
 
 
-def _baseline(kind: str | float, modality: str, x: torch.Tensor, flow: bool) -> torch.Tensor:
+def _baseline(kind: str | float, modality: str, x: torch.Tensor, motion: bool) -> torch.Tensor:
     """The 'no movement' reference for one input (B, C, T, H, W).
 
-    'onset': every frame replaced by the first (for video the first sampled frame, the onset;
-    for special data the onset frame, and zero flow in flow mode). 'zeros' or a number: constant.
+    'onset': every frame replaced by the first (for video the first sampled frame, the onset, or
+    zeros in the difference representation, where that frame is onset - onset; for special data
+    the onset frame, and a zero second frame when it holds motion: flow, or apex - onset).
+    'zeros' or a number: constant.
     """
     if kind == "onset":
         base = x[:, :, :1].expand_as(x).clone()
-        if modality == "special" and flow:
+        if modality == "special" and motion:
             base[:, :, 1] = 0.0
         return base
     if kind == "zeros":
@@ -124,9 +126,33 @@ def _baseline(kind: str | float, modality: str, x: torch.Tensor, flow: bool) -> 
     raise ConfigError(f"unknown baseline {kind!r}; use one of {BASELINES} or a number")
 
 
+def special_holds_motion(model: nn.Module, video: torch.Tensor | None = None) -> bool:
+    """Whether the special data's second frame is motion (flow, or apex - onset in the difference
+    representation) rather than the apex image: from the model's config and, when the model carries
+    the `PrepConfig` it was trained with (``model.prep_config``, set by `load_pretrained`), its
+    representation; otherwise a video whose first frame is exactly zero is taken as differences."""
+    if getattr(getattr(model, "config", None), "special_input", "frames") == "flow":
+        return True
+    prep = getattr(model, "prep_config", None)
+    if prep is not None:
+        return getattr(prep, "representation", "frames") == "difference"
+    return video is not None and bool((video[:, :, 0] == 0).all())
+
+
 def _baselines(model: nn.Module, mods: tuple[str, ...], xs: tuple[torch.Tensor, ...], kind: str | float):
-    flow = getattr(getattr(model, "config", None), "special_input", "frames") == "flow"
-    return tuple(_baseline(kind, m, x, flow) for m, x in zip(mods, xs, strict=True))
+    video = xs[mods.index("video")] if "video" in mods else None
+    motion = special_holds_motion(model, video)
+    return tuple(_baseline(kind, m, x, motion) for m, x in zip(mods, xs, strict=True))
+
+
+def onset_baseline(model: nn.Module, video: torch.Tensor | None, special: torch.Tensor | None
+                   ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The 'no movement' inputs the attributions start from (``baseline="onset"``), as (video, special):
+    the onset held still; in the difference representation zero video and (onset, 0) special data."""
+    mods = tuple(m for m, x in (("video", video), ("special", special)) if x is not None)
+    xs = tuple(x for x in (video, special) if x is not None)
+    base = dict(zip(mods, _baselines(model, mods, xs, "onset"), strict=True))
+    return base.get("video"), base.get("special")
 
 
 class _eval_mode:

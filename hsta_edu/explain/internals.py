@@ -17,22 +17,41 @@ def _grey(x: torch.Tensor) -> np.ndarray:
     return (g - g.min()) / (np.ptp(g) + 1e-8)
 
 
-def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0) -> Figure:
-    """The two modalities of one clip: T video frames (C,T,H,W), then onset, apex and the
-    amplified difference apex - onset (where the micro-expression moved)."""
+def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0,
+                representation: str = "auto") -> Figure:
+    """The two modalities of one clip as the model receives them: T video frames (C,T,H,W), then the
+    special pair. ``representation``: "frames" (images: onset, apex, and apex - onset drawn for
+    reference), "difference" (video frames and the apex channel are frame - onset: drawn on a
+    diverging scale with a colour bar) or "auto" (difference when the first video frame is all zero)."""
+    if representation == "auto":
+        representation = "difference" if bool((video[:, 0] == 0).all()) else "frames"
     t = video.shape[1]
-    fig, axes = plt.subplots(1, t + 3, figsize=(1.6 * (t + 3), 2.0))
-    for i in range(t):
-        axes[i].imshow(_grey(video[:, i]), cmap="gray")
-        axes[i].set_title(f"video t={i}", fontsize=8)
-    axes[t].imshow(_grey(special[:, 0]), cmap="gray")
-    axes[t].set_title("onset", fontsize=8)
-    axes[t + 1].imshow(_grey(special[:, 1]), cmap="gray")
-    axes[t + 1].set_title("apex", fontsize=8)
-    diff = (special[:, 1] - special[:, 0]).mean(0).cpu().numpy()
-    lim = np.abs(diff).max() + 1e-8
-    axes[t + 2].imshow(np.clip(diff * amplify / lim, -1, 1), cmap="coolwarm", vmin=-1, vmax=1)
-    axes[t + 2].set_title("apex - onset", fontsize=8)
+    fig, axes = plt.subplots(1, t + 3, figsize=(1.6 * (t + 3), 2.2))
+    if representation == "difference":
+        vals = torch.cat([video.mean(0).flatten(), special[:, 1].mean(0).flatten()])
+        lim = float(vals.abs().quantile(0.995)) + 1e-8
+        for i in range(t):
+            im = axes[i].imshow(video[:, i].mean(0).cpu().numpy(), cmap="coolwarm", vmin=-lim, vmax=lim)
+            axes[i].set_title(f"video t={i} - onset", fontsize=8)
+        axes[t].imshow(_grey(special[:, 0]), cmap="gray")
+        axes[t].set_title("special: onset", fontsize=8)
+        axes[t + 1].imshow(special[:, 1].mean(0).cpu().numpy(), cmap="coolwarm", vmin=-lim, vmax=lim)
+        axes[t + 1].set_title("special: apex - onset", fontsize=8)
+        axes[t + 2].axis("off")
+        fig.colorbar(im, ax=axes[t + 2], fraction=0.9, label="difference (normalised units)")
+    else:
+        for i in range(t):
+            axes[i].imshow(_grey(video[:, i]), cmap="gray")
+            axes[i].set_title(f"video t={i}", fontsize=8)
+        axes[t].imshow(_grey(special[:, 0]), cmap="gray")
+        axes[t].set_title("onset", fontsize=8)
+        axes[t + 1].imshow(_grey(special[:, 1]), cmap="gray")
+        axes[t + 1].set_title("apex", fontsize=8)
+        diff = (special[:, 1] - special[:, 0]).mean(0).cpu().numpy()
+        lim = np.abs(diff).max() + 1e-8
+        im = axes[t + 2].imshow(np.clip(diff * amplify / lim, -1, 1), cmap="coolwarm", vmin=-1, vmax=1)
+        axes[t + 2].set_title("apex - onset (scaled)", fontsize=8)
+        fig.colorbar(im, ax=axes[t + 2], fraction=0.046, label="relative")
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()

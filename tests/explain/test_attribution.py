@@ -96,3 +96,26 @@ def test_single_modality_model(inputs):
     assert set(a.inputs) == {"video"} and a.video.shape == inputs[0].shape
     with pytest.raises(ConfigError):
         X.saliency(model, None, None)
+
+
+def test_onset_baseline_means_no_movement_in_the_difference_representation(tiny_model, inputs):
+    """In the difference representation the video's first frame is onset - onset = 0 and the special
+    data is (onset, apex - onset): 'no movement' is then zeros for the video and (onset, 0) for the
+    special data, not the onset image repeated."""
+    video, special = inputs
+    video = video.clone()
+    video[:, :, 0] = 0.0
+    base = X._baselines(tiny_model, ("video", "special"), (video, special), "onset")
+    assert torch.count_nonzero(base[0]) == 0
+    assert torch.equal(base[1][:, :, 0], special[:, :, 0]) and torch.count_nonzero(base[1][:, :, 1]) == 0
+    a = X.integrated_gradients(tiny_model, video, special, target=1, n_steps=64, internal_batch_size=16)
+    with torch.no_grad():
+        diff = tiny_model(video, special)[:, 1] - tiny_model(*base)[:, 1]
+    torch.testing.assert_close(a.video.sum((1, 2, 3, 4)) + a.special.sum((1, 2, 3, 4)), diff, atol=2e-3, rtol=2e-2)
+    # a model that says it was trained on images keeps the image baseline even with a zero first frame
+    tiny_model.prep_config = type("P", (), {"representation": "frames"})()
+    try:
+        img = X._baselines(tiny_model, ("video", "special"), (video, special), "onset")[1]
+        assert torch.equal(img[:, :, 1], special[:, :, 0])
+    finally:
+        del tiny_model.prep_config
