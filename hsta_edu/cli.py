@@ -2,8 +2,9 @@
 
 Subcommands: ``synth`` (generate SynthME), ``prepare`` (preprocess and cache), ``train``,
 ``loso`` / ``kfold`` (protocol runs into a run folder), ``report`` (merge a run folder),
-``explain`` (attention / attribution maps of one clip) and ``demo`` (hsta-tiny LOSO on
-``data_samples/`` in about a minute on a CPU). With ``--json`` a command prints one JSON
+``explain`` (attention / attribution maps of one clip) and ``demo`` (the pretrained
+``hsta-tiny-synthme`` scored on the unseen subjects of ``data_samples/`` in seconds; ``--loso`` adds a
+LOSO run from scratch). With ``--json`` a command prints one JSON
 object as its last line (``loso``/``kfold``/``demo``: ``uf1``, ``uar``, ``accuracy``,
 ``n_folds``, ``n_samples``, ``seconds``). Errors of the package end the command with a one-line
 message and exit status 2, not a traceback.
@@ -95,6 +96,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
 def _add_protocol(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder (default: runs/<data>-<protocol>-<preset>[-ablation])")
     p.add_argument("--shard", default=None, metavar="I/N", help="run only folds i, i+n, ... (job arrays, GPUs)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run the folds in N processes on this machine (each with its share of the cores)")
     p.add_argument("--val-subjects", type=float, default=0.0,
                    help="pick the epoch on this fraction (or number) of held-out TRAINING subjects; "
                         "0 = fixed epoch budget (default)")
@@ -356,6 +359,14 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
 
     t0 = time.time()
     recipe_name, cfg = _train_config(args)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: must be >= 1")
+    if args.jobs > 1 and args.shard:
+        raise ConfigError("--jobs and --shard exclude each other (--jobs runs all shards itself)")
+    scratch = None
+    if args.jobs > 1 and not args.cache:   # the worker processes read the clips prepared here
+        scratch = tempfile.mkdtemp(prefix="hsta-prep-")
+        args.cache = scratch
     probe = preset_config(args.preset, **ablation_overrides(flow=args.flow))
     index, prep, test_ds, train_ds = _datasets(args, probe, progress=cfg.progress)
     overrides = _model_overrides(args, len(index.classes))
@@ -370,9 +381,18 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     info = {"data": str(args.data), "dataset": index.name, "preset": args.preset,
             "model_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()},
             "recipe": recipe_name, "prep": prep.to_dict()}
-    result = run_protocol(test_ds, protocol, lambda: create_model(args.preset, **overrides), cfg, out,
-                          train_dataset=train_ds, shard=args.shard, val_subjects=args.val_subjects, info=info,
-                          keep_checkpoints=args.keep_checkpoints, progress=cfg.progress)
+    if args.jobs > 1:
+        try:
+            result = _run_jobs(args, out, run_protocol, test_ds, protocol,
+                               lambda: create_model(args.preset, **overrides), cfg, train_ds, info)
+        finally:
+            if scratch:
+                import shutil
+                shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        result = run_protocol(test_ds, protocol, lambda: create_model(args.preset, **overrides), cfg, out,
+                              train_dataset=train_ds, shard=args.shard, val_subjects=args.val_subjects, info=info,
+                              keep_checkpoints=args.keep_checkpoints, progress=cfg.progress)
     summary = result.summary()
     summary["seconds"] = time.time() - t0
     summary.setdefault("n_samples", len(test_ds))
@@ -381,6 +401,90 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
         print(f"run folder: {out} (report.md, metrics.json, confusion.png)")
     _emit(summary, args.json)
     return 0
+
+
+def _strip_options(argv: Sequence[str], with_value: Sequence[str], flags: Sequence[str]) -> list[str]:
+    """``argv`` without the given options (``--x v``, ``--x=v`` and bare flags)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        name = a.split("=", 1)[0]
+        if name in with_value:
+            skip = "=" not in a
+            continue
+        if name in flags:
+            continue
+        out.append(a)
+    return out
+
+
+def _run_jobs(args: argparse.Namespace, out: Path, run_protocol, test_ds, protocol, model_fn, cfg, train_ds,
+              info) -> Any:
+    """``--jobs N``: the same command as N worker processes, each running the folds ``i, i+N, ...``
+    (``--shard i/N``) with its share of the CPU threads, then one merge. Folds are seeded on their own,
+    so the result equals the sequential run fold by fold. One line per finished fold; each worker's
+    output goes to ``<run folder>/logs/shard-<i>.log``."""
+    import os
+    import subprocess
+
+    import torch
+
+    from .evaluate import merge_run
+    # write the run folder's config once, and check it matches an existing one, before the workers start
+    run_protocol(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, shard=(10 ** 9 - 1, 10 ** 9),
+                 val_subjects=args.val_subjects, info=info, progress=False)
+    n = args.jobs
+    threads = max(1, (os.cpu_count() or 1) // n) if not torch.cuda.is_available() else 1
+    base = _strip_options(args.argv, ("--jobs", "--out", "--cache", "--threads", "--shard"),
+                          ("--json", "--no-progress"))
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    n_folds = len(protocol.split(train_ds.labels if hasattr(train_ds, "labels") else test_ds.labels,
+                                 list(test_ds.groups)))
+    folds_dir = out / "folds"
+    before = {p.name for p in folds_dir.glob("fold_*.json")} if folds_dir.exists() else set()
+    print(f"{n} worker processes x {threads} thread(s); {n_folds - len(before)} of {n_folds} folds to run; "
+          f"logs in {logs}", flush=True)
+    procs = []
+    for i in range(n):
+        cmd = [sys.executable, "-m", "hsta_edu.cli", *base, "--shard", f"{i}/{n}", "--threads", str(threads),
+               "--out", str(out), "--cache", str(args.cache), "--no-progress"]
+        log = open(logs / f"shard-{i}.log", "w")  # noqa: SIM115 - closed below
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+    seen = set(before)
+    t0 = time.time()
+    try:
+        while any(p.poll() is None for p, _ in procs):
+            time.sleep(1.0)
+            seen = _report_new_folds(folds_dir, seen, n_folds, t0)
+    except KeyboardInterrupt:
+        for p, _ in procs:
+            p.terminate()
+        raise
+    finally:
+        for _, log in procs:
+            log.close()
+    _report_new_folds(folds_dir, seen, n_folds, t0)
+    failed = [i for i, (p, _) in enumerate(procs) if p.returncode != 0]
+    if failed:
+        tail = (logs / f"shard-{failed[0]}.log").read_text()[-600:]
+        raise DataError(f"worker(s) {failed} failed (see {logs}); last output of worker {failed[0]}:\n{tail}")
+    return merge_run(out)
+
+
+def _report_new_folds(folds_dir: Path, seen: set[str], n_folds: int, t0: float) -> set[str]:
+    now = {p.name for p in folds_dir.glob("fold_*.json")} if folds_dir.exists() else set()
+    for name in sorted(now - seen):
+        try:
+            rec = json.loads((folds_dir / name).read_text())
+            what = f"fold {rec.get('name', name)}: {rec.get('seconds', 0):.0f} s"
+        except (OSError, ValueError):
+            what = name
+        seen = seen | {name}
+        print(f"[{len(seen)}/{n_folds}] {what} (elapsed {time.time() - t0:.0f} s)", flush=True)
+    return seen
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -496,6 +600,7 @@ def _synth_seed(folder: str) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hsta-edu``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if hasattr(args, "video_only"):  # check flag combinations before any data is read
             ablation_overrides(args.no_usta, args.no_csta, args.video_only, args.special_only, args.flow)

@@ -107,3 +107,25 @@ def test_train_then_explain(tmp_path, capsys):
     assert main(["explain", "--model", str(out / "model.pt"), "--data", str(SAMPLES), "--clip", "3",
                  "--out", str(png)]) == 0
     assert png.stat().st_size > 0 and "rollout map of video" in capsys.readouterr().out
+
+
+@needs_samples
+def test_jobs_runs_folds_in_worker_processes_with_the_sequential_results(tmp_path, capsys):
+    common = ["loso", "--data", str(SAMPLES), "--epochs", "1", "--cache", str(tmp_path / "cache"), "--no-progress",
+              "--json"]
+    assert main([*common, "--out", str(tmp_path / "seq")]) == 0
+    seq = last_json(capsys.readouterr().out)
+    assert main([*common, "--out", str(tmp_path / "par"), "--jobs", "2"]) == 0
+    text = capsys.readouterr().out
+    par = last_json(text)
+    assert "2 worker processes" in text and text.count("/4] fold") == 4       # one line per fold
+    assert par["complete"] and par["n_folds"] == 4
+    for i in range(4):
+        a = json.loads((tmp_path / "seq" / "folds" / f"fold_{i:03d}.json").read_text())
+        b = json.loads((tmp_path / "par" / "folds" / f"fold_{i:03d}.json").read_text())
+        assert a["y_pred"] == b["y_pred"] and a["test_index"] == b["test_index"]
+        assert max(abs(x - y) for ra, rb in zip(a["prob"], b["prob"]) for x, y in zip(ra, rb)) < 1e-4
+    assert abs(par["uf1"] - seq["uf1"]) < 1e-9
+    assert (tmp_path / "par" / "logs" / "shard-1.log").exists()
+    assert main(["loso", "--data", str(SAMPLES), "--jobs", "2", "--shard", "0/2"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
