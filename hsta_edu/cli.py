@@ -316,7 +316,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     t0 = time.time()
     recipe_name, cfg = _train_config(args)
     probe = preset_config(args.preset, **ablation_overrides(flow=args.flow))
-    index, _, test_ds, train_ds = _datasets(args, probe, progress=cfg.progress)
+    index, prep, test_ds, train_ds = _datasets(args, probe, progress=cfg.progress)
     overrides = _model_overrides(args, len(index.classes))
     out = Path(args.out or f"runs/{_data_name(args.data)}-train-{args.preset}{_ablation_tag(args)}")
     set_seed(cfg.seed)
@@ -334,7 +334,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                    resume=not args.no_resume)
     save_model(out / "model.pt", result.model, preset=args.preset, classes=index.classes,
                extra={"recipe": recipe_name, "train_config": cfg.to_dict(), "data": str(args.data),
-                      "best_epoch": result.best_epoch})
+                      "best_epoch": result.best_epoch, "prep": prep.to_dict()})
     atomic_write_text(out / "history.csv", result.history.to_csv(index=False))
     save_figure(plot_history(result.history, title=f"{args.preset} on {_data_name(args.data)}"),
                 out / "history.png")
@@ -507,12 +507,20 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         return 2
     import torch
 
+    from .data.prep import PrepConfig
     from .train import load_model
     from .viz import save_figure
 
     model, meta = load_model(args.model)
     model.eval()
-    _, _, ds, _ = _datasets(args, model.config, progress=False)
+    _, prep, ds, _ = _datasets(args, model.config, progress=False)
+    stored = (meta.get("extra") or {}).get("prep")
+    if stored:
+        model.prep_config = PrepConfig.from_dict(stored)   # the attributions' no-movement baseline follows it
+        if model.prep_config != prep:
+            print(f"note: {args.model} was trained with other preprocessing than this run's "
+                  f"({ {k: v for k, v in stored.items() if v != getattr(prep, k)} }); pass them with --prep",
+                  file=sys.stderr)
     uids = [c.uid for c in ds.index.clips]
     if args.clip is None:
         i = 0
