@@ -528,6 +528,8 @@ def align_and_magnify(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) ->
 
 
 def align_and_record(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """`align` under ``cfg.register`` (unchanged frames and an empty record when it is "none"); the record
+    goes into ``PreparedClip.info["registration"]``."""
     if cfg.register == "none":
         return others, {}
     out, reg = align(onset, others, cfg.register)
