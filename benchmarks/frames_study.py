@@ -117,7 +117,7 @@ def figure(rows: list[dict]):
     ax.set_yticks(y, [r["variant"] for r in rows])
     ax.set(xlim=(0, 1.08), xlabel="pooled LOSO UF1 (12 folds, development SynthME corpus)",
            title="hsta-tiny from frames: one factor changed at a time")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
