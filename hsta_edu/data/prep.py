@@ -493,12 +493,11 @@ class PreparedClip:
 def _crop_resize(image: np.ndarray, box: FaceBox, size: int, path: Path, shape: tuple[int, ...]) -> np.ndarray:
     if image.shape != shape:
         raise FrameError(f"frame {path} has shape {image.shape}, the clip's onset frame has {shape}")
-    crop = box.crop(image)
-    interp = cv2.INTER_AREA if crop.shape[0] >= size else cv2.INTER_CUBIC
-    return cv2.resize(crop, (size, size), interpolation=interp)
+    return _resize(box.crop(image), size)
 
 
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize to size x size: area averaging when shrinking, cubic when growing."""
     if img.shape[0] == size and img.shape[1] == size:
         return img
     interp = cv2.INTER_AREA if img.shape[0] >= size else cv2.INTER_CUBIC
@@ -620,8 +619,9 @@ def check_tensors(video: torch.Tensor, special: torch.Tensor, cfg: PrepConfig, w
             raise DataError(f"{where}: {name} holds NaN or infinite values")
 
 
-def _augment_params(cfg: PrepConfig, generator: torch.Generator | None) -> dict[str, Any]:
-    """One draw of the clip-level augmentation (the same for every frame of the clip)."""
+def augment_params(cfg: PrepConfig, generator: torch.Generator | None = None) -> dict[str, Any]:
+    """One draw of the clip-level augmentation (the same for every frame of the clip), as `assemble`
+    makes it at train time: keys ``flip``, ``dy``/``dx`` (px), ``gain``/``offset`` when drawn."""
     def u(lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=generator))
     out: dict[str, Any] = {}
@@ -670,7 +670,7 @@ def assemble(prepared: PreparedClip, cfg: PrepConfig, *, train: bool = False,
     pos = sample_pool_positions(cfg.num_frames, cfg.pool_factor, generator, jitter=train and cfg.jitter)
     if prepared.pool.shape[0] != cfg.pool_size:
         raise DataError(f"{where}: prepared pool has {prepared.pool.shape[0]} frames, expected {cfg.pool_size}")
-    aug = _augment_params(cfg, generator) if train else {}
+    aug = augment_params(cfg, generator) if train else {}
     frames = torch.from_numpy(np.ascontiguousarray(prepared.pool[pos])).permute(3, 0, 1, 2)   # 3, T, S, S
     onset = torch.from_numpy(np.ascontiguousarray(prepared.onset)).permute(2, 0, 1)            # 3, S, S
     apex = torch.from_numpy(np.ascontiguousarray(prepared.apex)).permute(2, 0, 1)
