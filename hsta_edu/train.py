@@ -596,7 +596,8 @@ def load_video_pretrained(model: nn.Module, path_or_state: str | Path | dict[str
     cfg = getattr(model, "config", None)
     if cfg is None or "video" not in getattr(cfg, "modalities", ()):
         raise ConfigError("load_video_pretrained needs an HSTA model with a video branch")
-    per_stage = cfg.video_blocks
+    # VideoMAE's blocks fill the video USTA blocks in order, stage by stage (stages may differ in depth)
+    slots = [(k, j) for k, n in enumerate(cfg.blocks("video")) for j in range(n)]
     target = model.state_dict()
     report = LoadReport(source=source)
     mapped: dict[str, str] = {}
@@ -604,8 +605,9 @@ def load_video_pretrained(model: nn.Module, path_or_state: str | Path | dict[str
         m = re.match(r"blocks\.(\d+)\.(.+)$", k)
         if m:
             i = int(m.group(1))
-            if per_stage and i // per_stage < cfg.num_stages:
-                mapped[f"stages.{i // per_stage}.usta.video.blocks.{i % per_stage}.{m.group(2)}"] = k
+            if i < len(slots):
+                stage, j = slots[i]
+                mapped[f"stages.{stage}.usta.video.blocks.{j}.{m.group(2)}"] = k
         elif k.startswith("patch_embed.proj."):
             mapped["embed.video.proj." + k[len("patch_embed.proj."):]] = k
         elif k == "cls_token":

@@ -252,3 +252,20 @@ def test_video_branch_init_from_videomae_style_file(tmp_path):
     assert "tensors loaded" in str(report)
     with pytest.raises(CheckpointError, match="fc2.bias"):
         load_video_pretrained(fresh_model(), tmp_path / "videomae.pth", strict_shapes=True)
+
+
+def test_videomae_blocks_fill_uneven_stages_in_order(tmp_path):
+    """VideoMAE blocks 0..3 go to the video blocks in forward order: stage 0 has one, stage 1 three."""
+    uniform = {k: v for k, v in TINY.items() if k not in ("num_stages", "video_blocks", "special_blocks")}
+    target = create_model("hsta-tiny", **uniform, stage_blocks=((1, 1), (1, 3)))
+    g = torch.Generator().manual_seed(0)
+    dim = target.config.embed_dim
+    vm = {f"blocks.{i}.norm1.weight": torch.randn(dim, generator=g) for i in range(5)}
+    torch.save(vm, tmp_path / "vm.pth")
+    report = load_video_pretrained(target, tmp_path / "vm.pth")
+    slots = ["stages.0.usta.video.blocks.0", "stages.1.usta.video.blocks.0", "stages.1.usta.video.blocks.1",
+             "stages.1.usta.video.blocks.2"]
+    for i, slot in enumerate(slots):
+        assert report.loaded[f"{slot}.norm1.weight"] == f"blocks.{i}.norm1.weight"
+        assert torch.equal(target.state_dict()[f"{slot}.norm1.weight"], vm[f"blocks.{i}.norm1.weight"])
+    assert "blocks.4.norm1.weight" in report.unused

@@ -39,7 +39,8 @@ def explain_maps(model: nn.Module, video: torch.Tensor | None, special: torch.Te
                  **options: Any) -> dict[str, torch.Tensor]:
     """Maps of ``method`` (one of `METHODS`) for every modality of ``model``: {modality: (B, T, H, W)}.
 
-    Attention options: ``stage``, ``block``, ``head`` (int or 'mean'/'max'/'min'), ``discard_ratio``.
+    Attention options: ``stage``, ``block`` (an int, or a dict modality -> int giving maps of
+    those modalities only), ``head`` (int or 'mean'/'max'/'min'), ``discard_ratio``.
     Attribution options go to the Captum wrapper (e.g. ``baseline``, ``n_steps``); attribution
     maps are |attribution| summed over channels (``reduce``), then normalised.
     """
@@ -54,7 +55,11 @@ def explain_maps(model: nn.Module, video: torch.Tensor | None, special: torch.Te
         if unknown:
             raise ConfigError(f"unknown option(s) {sorted(unknown)} for {method!r}; use {sorted(ATTENTION_OPTIONS)}")
         _, att = A.capture_attention(model, video, special)
-        return {m: A.attention_map(att, m, **fixed, **opts).cpu() for m in att.grids}
+        block = opts.pop("block", -1)
+        if isinstance(block, dict):   # one block per modality (stages may differ between branches)
+            return {m: A.attention_map(att, m, **fixed, **opts, block=block[m]).cpu() for m in att.grids
+                    if m in block}
+        return {m: A.attention_map(att, m, **fixed, **opts, block=block).cpu() for m in att.grids}
     opts = {**fixed, **options}
     name = opts.pop("method")
     attr = X.attribute(model, video, special, name, target, **opts)

@@ -108,13 +108,16 @@ class Explorer:
 
     # ------------------------------------------------------------------ controls
     def _frames_of(self, modality: str) -> int:
-        return self.model.config.branch(modality)[0]
+        return self.model.config.branch(modality).frames
 
     def _heads_of(self, modality: str) -> int:
-        return self.model.config.branch(modality)[4]
+        return self.model.config.branch(modality).heads
 
-    def _blocks_of(self, modality: str) -> int:
-        return self.model.config.branch(modality)[6]
+    def _blocks_of(self, modality: str, stage: int | None = None) -> int:
+        """USTA blocks of ``modality`` in ``stage`` (the current one by default): stages may differ."""
+        blocks = self.model.config.branch(modality).blocks
+        k = self.state["stage"] if stage is None else stage
+        return blocks[k] if 0 <= k < len(blocks) else 0
 
     def _build_widgets(self) -> None:
         import ipywidgets as W
@@ -170,7 +173,7 @@ class Explorer:
         new = {**self.state, **choices}
         self._validate(new, set(choices))
         self.state.update(choices)
-        if "modality" in choices:  # the controls that depend on the modality
+        if "modality" in choices or "stage" in choices:  # the controls that depend on them
             m = self.state["modality"]
             self.state["block"] = min(self.state["block"], max(self._blocks_of(m) - 1, 0))
             if isinstance(self.state["head"], int) and self.state["head"] >= self._heads_of(m):
@@ -192,8 +195,11 @@ class Explorer:
         m = s["modality"]
         if "modality" in changed:  # the dependent choices get clamped in set()
             return
-        if not 0 <= int(s["block"]) < max(self._blocks_of(m), 1):
-            raise ConfigError(f"block {s['block']} out of range: {m} has {self._blocks_of(m)} blocks per stage")
+        n_blocks = self._blocks_of(m, int(s["stage"]))
+        if "stage" in changed and "block" not in changed:
+            pass                   # the block is clamped to the new stage in set()
+        elif not 0 <= int(s["block"]) < max(n_blocks, 1):
+            raise ConfigError(f"block {s['block']} out of range: {m} has {n_blocks} blocks in stage {s['stage']}")
         if s["head"] not in ("mean", "max", "min") and not 0 <= int(s["head"]) < self._heads_of(m):
             raise ConfigError(f"head {s['head']!r}: use 'mean', 'max', 'min' or 0..{self._heads_of(m) - 1}")
         if s["frame"] != "mean" and not 0 <= int(s["frame"]) < self._frames_of(m):
@@ -229,7 +235,14 @@ class Explorer:
         s = self.state
         uses = _USES.get(s["method"], set())
         opts = {k: s[k] for k in ("stage", "block", "head") if k in uses}
-        key = (s["clip"], s["method"], tuple(sorted(opts.items())))
+        if "block" in opts:
+            # the chosen block in the chosen modality; the other branch's nearest block in the same
+            # stage (the branches, and the stages, may have different numbers of blocks)
+            per = {m: min(s["block"], self._blocks_of(m) - 1) for m in self.modalities}
+            if s["method"] == "attention":
+                per = {m: b for m, b in per.items() if b >= 0}
+            opts["block"] = {m: max(b, 0) for m, b in per.items()}
+        key = (s["clip"], s["method"], tuple(sorted((k, str(v)) for k, v in opts.items())))
         if key not in self._cache:
             video, special, _ = self._item(s["clip"])
             kw = {**self.method_options.get(s["method"], {}), **opts}

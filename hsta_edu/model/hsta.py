@@ -8,6 +8,7 @@ Modalities are named ``"special"`` (onset + apex frames, or onset + optical flow
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -20,12 +21,57 @@ from .usta import USTA
 MODALITIES = ("special", "video")  # canonical order: the head reads concat(CLS_special, CLS_video)
 
 
+class Branch(NamedTuple):
+    """The sizes of one modality's branch. ``blocks`` holds the USTA blocks of every stage."""
+
+    frames: int
+    img_size: int
+    patch_size: int
+    dim: int
+    heads: int
+    mlp_ratio: float
+    blocks: tuple[int, ...]
+
+
+def _per_stage(name: str, value, num_stages: int):
+    """An int (the same in every stage) or one int per stage; all-equal lists collapse to the int."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a non-negative integer or one per stage, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        return value
+    try:
+        values = tuple(value)
+    except TypeError:
+        raise ConfigError(f"{name} must be a non-negative integer or one per stage, got {value!r}") from None
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
+        raise ConfigError(f"{name} must hold non-negative integers, one per stage, got {value!r}")
+    if len(values) != num_stages:
+        raise ConfigError(f"{name}={list(values)} has {len(values)} entries but num_stages={num_stages}: "
+                          f"give one per stage (or one integer for every stage)")
+    if len(set(values)) <= 1:
+        return values[0] if values else 0
+    return values
+
+
 @dataclass(frozen=True)
 class HSTAConfig:
     """Every size of the model. ``special_*`` fields describe the special-data branch, the
     unprefixed ones the video branch. Ablations are configuration, not forks:
     no USTA = ``video_blocks=0, special_blocks=0``; no CSTA = ``use_csta=False``;
-    one branch = ``modalities=("video",)``; flow = ``special_input="flow"``."""
+    one branch = ``modalities=("video",)``; flow = ``special_input="flow"``.
+
+    Blocks per stage: ``video_blocks`` and ``special_blocks`` are either one integer (the
+    same in every stage, the short form) or one integer per stage, e.g.
+    ``num_stages=3, special_blocks=(2, 1, 1), video_blocks=(1, 3, 1)``. The same model
+    can be written as the reference writes it, one (special, video) pair per stage:
+    ``stage_blocks=((2, 1), (1, 3), (1, 1))``; that form sets ``num_stages`` and both
+    block fields and is then stored as them (``stage_blocks`` reads back as None); given
+    to `preset_config`/`create_model` it is applied before the other overrides, so an
+    ablation such as ``video_blocks=0, special_blocks=0`` still applies to it.
+    Lists whose entries are all equal are stored as the integer, so both forms of a
+    uniform model compare equal and save the same."""
 
     num_classes: int = 7
     img_size: int = 224               # side of the video frames
@@ -42,8 +88,8 @@ class HSTAConfig:
     mlp_ratio: float = 4.0
     special_mlp_ratio: float = 4.0
     num_stages: int = 4               # K
-    video_blocks: int = 2             # M USTA blocks per stage for video
-    special_blocks: int = 1           # N USTA blocks per stage for special data
+    video_blocks: int | tuple[int, ...] = 2     # M USTA blocks per stage for video (or one per stage)
+    special_blocks: int | tuple[int, ...] = 1   # N USTA blocks per stage for special data (or one per stage)
     use_csta: bool = True
     modalities: tuple[str, ...] = MODALITIES
     special_input: str = "frames"     # "frames" (onset, apex) or "flow" (onset, flow onset->apex)
@@ -52,9 +98,22 @@ class HSTAConfig:
     attn_drop_rate: float = 0.0
     drop_path_rate: float = 0.0
     head_drop_rate: float = 0.0
+    stage_blocks: tuple[tuple[int, int], ...] | None = None  # constructor shorthand, see above
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "modalities", tuple(self.modalities))
+        if self.stage_blocks is not None:
+            try:
+                pairs = [tuple(p) for p in self.stage_blocks]
+            except TypeError:
+                pairs = [()]
+            if any(len(p) != 2 for p in pairs):
+                raise ConfigError(f"stage_blocks must be one (special_blocks, video_blocks) pair per stage, "
+                                  f"got {self.stage_blocks!r}")
+            object.__setattr__(self, "num_stages", len(pairs))
+            object.__setattr__(self, "special_blocks", tuple(p[0] for p in pairs))
+            object.__setattr__(self, "video_blocks", tuple(p[1] for p in pairs))
+            object.__setattr__(self, "stage_blocks", None)
         bad = [m for m in self.modalities if m not in MODALITIES]
         if bad or not self.modalities or len(set(self.modalities)) != len(self.modalities):
             raise ConfigError(f"modalities must be a non-empty subset of {MODALITIES}, got {self.modalities!r}")
@@ -66,10 +125,10 @@ class HSTAConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("num_stages", "video_blocks", "special_blocks"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        if isinstance(self.num_stages, bool) or not isinstance(self.num_stages, int) or self.num_stages < 0:
+            raise ConfigError(f"num_stages must be a non-negative integer, got {self.num_stages!r}")
+        for name in ("video_blocks", "special_blocks"):
+            object.__setattr__(self, name, _per_stage(name, getattr(self, name), self.num_stages))
         for name in ("drop_rate", "attn_drop_rate", "drop_path_rate", "head_drop_rate"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
@@ -78,20 +137,38 @@ class HSTAConfig:
             raise ConfigError(f"num_frames={self.num_frames} is not divisible by tubelet_size={self.tubelet_size}")
         if 2 % self.tubelet_size:
             raise ConfigError(f"the special data has 2 frames: tubelet_size={self.tubelet_size} must divide 2")
+        for name in ("mlp_ratio", "special_mlp_ratio"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
         for m in MODALITIES:
-            size, patch, dim, heads = self.branch(m)[1:5]
-            if size % patch:
-                raise ConfigError(f"{m}: image size {size} is not divisible by patch size {patch}")
-            if dim % heads:
-                raise ConfigError(f"{m}: embed_dim {dim} is not divisible by num_heads {heads}")
+            b = self.branch(m)
+            if b.img_size % b.patch_size:
+                raise ConfigError(f"{m}: image size {b.img_size} is not divisible by patch size {b.patch_size}")
+            if b.dim % b.heads:
+                raise ConfigError(f"{m}: embed_dim {b.dim} is not divisible by num_heads {b.heads}")
+            if int(b.dim * b.mlp_ratio) < 1:
+                raise ConfigError(f"{m}: mlp_ratio {b.mlp_ratio} leaves an MLP of no units at dim {b.dim}")
 
-    def branch(self, modality: str) -> tuple[int, int, int, int, int, float, int]:
-        """(frames, img_size, patch_size, dim, heads, mlp_ratio, blocks_per_stage) of a modality."""
+    def blocks(self, modality: str) -> tuple[int, ...]:
+        """USTA blocks of ``modality`` in each stage (one entry per stage)."""
+        value = self.video_blocks if modality == "video" else self.special_blocks
+        return tuple(value) if isinstance(value, tuple) else (value,) * self.num_stages
+
+    @property
+    def depths(self) -> tuple[tuple[int, int], ...]:
+        """(special_blocks, video_blocks) of every stage: the reference's ``depth`` without its unused 0."""
+        return tuple(zip(self.blocks("special"), self.blocks("video"), strict=True))
+
+    def branch(self, modality: str) -> Branch:
+        """The `Branch` sizes of a modality ("special" or "video")."""
         if modality == "video":
-            return (self.num_frames, self.img_size, self.patch_size, self.embed_dim, self.num_heads,
-                    self.mlp_ratio, self.video_blocks)
-        return (2, self.special_img_size, self.special_patch_size, self.special_embed_dim,
-                self.special_num_heads, self.special_mlp_ratio, self.special_blocks)
+            return Branch(self.num_frames, self.img_size, self.patch_size, self.embed_dim, self.num_heads,
+                          self.mlp_ratio, self.blocks("video"))
+        if modality == "special":
+            return Branch(2, self.special_img_size, self.special_patch_size, self.special_embed_dim,
+                          self.special_num_heads, self.special_mlp_ratio, self.blocks("special"))
+        raise ConfigError(f"unknown modality {modality!r}; choose one of {MODALITIES}")
 
     @property
     def csta_active(self) -> bool:
@@ -100,6 +177,10 @@ class HSTAConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["modalities"] = list(self.modalities)
+        for name in ("video_blocks", "special_blocks"):
+            if isinstance(d[name], tuple):
+                d[name] = list(d[name])
+        del d["stage_blocks"]  # always None once built: the per-modality fields say it all
         return d
 
     @classmethod
@@ -135,7 +216,11 @@ def preset_config(name: str, **overrides) -> HSTAConfig:
     if name not in _PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {list_presets()}")
     check_fields(HSTAConfig, overrides, "model option(s)")
-    return replace(_PRESETS[name], **overrides)
+    cfg = _PRESETS[name]
+    if overrides.get("stage_blocks") is not None:
+        # the per-stage shape first, so that an ablation given with it (video_blocks=0, ...) still applies
+        cfg = replace(cfg, stage_blocks=overrides.pop("stage_blocks"))
+    return replace(cfg, **overrides)
 
 
 @dataclass
@@ -157,18 +242,18 @@ class AttentionMaps:
 class HSTAStage(nn.Module):
     """One stage: USTA on each modality, then the symmetric CSTA [CLS] exchange."""
 
-    def __init__(self, cfg: HSTAConfig, drop_path: dict[str, list[float]]) -> None:
+    def __init__(self, cfg: HSTAConfig, stage: int, drop_path: dict[str, list[float]]) -> None:
         super().__init__()
         self.usta = nn.ModuleDict()
         for m in cfg.modalities:
-            _, _, _, dim, heads, ratio, depth = cfg.branch(m)
-            self.usta[m] = USTA(dim, depth, heads, ratio, cfg.qkv_bias, cfg.drop_rate, cfg.attn_drop_rate,
-                                drop_path[m])
+            b = cfg.branch(m)
+            self.usta[m] = USTA(b.dim, b.blocks[stage], b.heads, b.mlp_ratio, cfg.qkv_bias, cfg.drop_rate,
+                                cfg.attn_drop_rate, drop_path[m])
         self.csta = nn.ModuleDict()
         if cfg.csta_active:
             for m, other in (("special", "video"), ("video", "special")):
-                dim_from, (dim_to, heads_to) = cfg.branch(m)[3], cfg.branch(other)[3:5]
-                self.csta[m] = CSTA(dim_from, dim_to, heads_to, cfg.attn_drop_rate, cfg.drop_rate)
+                to = cfg.branch(other)
+                self.csta[m] = CSTA(cfg.branch(m).dim, to.dim, to.heads, cfg.attn_drop_rate, cfg.drop_rate)
 
     def forward(self, tokens: dict[str, torch.Tensor], maps: AttentionMaps | None = None):
         usta_maps: dict[str, list[torch.Tensor]] = {}
@@ -198,27 +283,38 @@ class HSTA(nn.Module):
 
     ``forward(video (B,C,T,H,W), special (B,C,2,H',W'))`` -> logits (B, num_classes);
     with ``return_attention=True`` -> (logits, AttentionMaps).
+
+    A model given the reference's input handling (`accept_reference_input`, which
+    `hsta_edu.compat.load_reference_checkpoint` calls) also takes what the reference model
+    takes: ``model(x)`` with one tensor (B, C, T + 2, H, W) whose first T frames are the
+    video and last two the onset and apex, at the reference's image sizes (224 px for
+    ``hsta-base``, of which the stride-12 special tubelet sees the top-left 216). Models
+    built by hsta_edu itself accept only their own shapes and say so.
     """
 
     def __init__(self, config: HSTAConfig) -> None:
         super().__init__()
         self.config = cfg = config
         self.check_inputs = True
+        self.reference_sizes: dict[str, int] | None = None
         self.embed = nn.ModuleDict()
         for m in cfg.modalities:
-            frames, size, patch, dim = cfg.branch(m)[:4]
-            self.embed[m] = TubeletEmbedding(cfg.in_chans, dim, size, patch, frames, cfg.tubelet_size)
+            b = cfg.branch(m)
+            self.embed[m] = TubeletEmbedding(cfg.in_chans, b.dim, b.img_size, b.patch_size, b.frames,
+                                             cfg.tubelet_size)
+        # stochastic depth rises linearly over each branch's blocks, in order, across the stages
         rates: dict[str, list[list[float]]] = {}
         for m in cfg.modalities:
-            depth = cfg.branch(m)[6]
-            total = cfg.num_stages * depth
+            depths = cfg.blocks(m)
+            total = sum(depths)
             flat = torch.linspace(0, cfg.drop_path_rate, total).tolist() if total else []
-            rates[m] = [flat[k * depth:(k + 1) * depth] for k in range(cfg.num_stages)]
+            starts = [sum(depths[:k]) for k in range(cfg.num_stages)]
+            rates[m] = [flat[s:s + d] for s, d in zip(starts, depths, strict=True)]
         self.stages = nn.ModuleList(
-            HSTAStage(cfg, {m: rates[m][k] for m in cfg.modalities}) for k in range(cfg.num_stages))
-        self.norm = nn.ModuleDict({m: nn.LayerNorm(cfg.branch(m)[3], eps=1e-6) for m in cfg.modalities})
+            HSTAStage(cfg, k, {m: rates[m][k] for m in cfg.modalities}) for k in range(cfg.num_stages))
+        self.norm = nn.ModuleDict({m: nn.LayerNorm(cfg.branch(m).dim, eps=1e-6) for m in cfg.modalities})
         self.head_drop = nn.Dropout(cfg.head_drop_rate)
-        self.head = nn.Linear(sum(cfg.branch(m)[3] for m in self.modalities), cfg.num_classes)
+        self.head = nn.Linear(sum(cfg.branch(m).dim for m in self.modalities), cfg.num_classes)
         self.apply(_init_weights)
         for emb in self.embed.values():
             nn.init.trunc_normal_(emb.cls_token, std=0.02)
@@ -233,8 +329,8 @@ class HSTA(nn.Module):
 
     def input_shape(self, modality: str) -> tuple[int, int, int, int]:
         """Expected (C, T, H, W) of one sample of ``modality``."""
-        frames, size = self.config.branch(modality)[:2]
-        return (self.config.in_chans, frames, size, size)
+        b = self.config.branch(modality)
+        return (self.config.in_chans, b.frames, b.img_size, b.img_size)
 
     def layer_id(self, name: str) -> int:
         """Depth of a parameter for layer-wise lr decay: 0 embeddings, k+1 stage k, K+1 norm/head."""
@@ -258,18 +354,52 @@ class HSTA(nn.Module):
         """Names of parameters never decayed beyond the 1-D ones: the [CLS] tokens."""
         return {f"embed.{m}.cls_token" for m in self.modalities}
 
+    def accept_reference_input(self, special: int, video: int) -> HSTA:
+        """Take the reference model's inputs too: the single (B, C, T + 2, H, W) tensor, and
+        each branch at the reference's square ``img_size`` (``special``, ``video`` px), cropped
+        to the top-left square the reference's strided convolution actually reads."""
+        for name, size in (("special", special), ("video", video)):
+            b = self.config.branch(name)
+            if (int(size) // b.patch_size) * b.patch_size != b.img_size:
+                raise ConfigError(f"reference {name} img_size {size} does not give this model's "
+                                  f"{b.img_size // b.patch_size} patches of {b.patch_size} px per side")
+        self.reference_sizes = {"special": int(special), "video": int(video)}
+        return self
+
+    def _adapt_reference(self, video, special):
+        """The reference's input handling: split one tensor, crop each branch to what its conv reads."""
+        cfg = self.config
+        if special is None and isinstance(video, torch.Tensor) and video.ndim == 5 \
+                and video.shape[2] == cfg.num_frames + 2 and len(self.modalities) == 2:
+            x = video
+            video, special = x[:, :, :cfg.num_frames], torch.stack([x[:, :, -2], x[:, :, -1]], dim=2)
+        out = {"video": video, "special": special}
+        for m, x in out.items():
+            size = cfg.branch(m).img_size
+            ref = self.reference_sizes[m]
+            if isinstance(x, torch.Tensor) and x.ndim == 5 and tuple(x.shape[-2:]) == (ref, ref) and ref != size:
+                out[m] = x[..., :size, :size]
+        return out["video"], out["special"]
+
     def _check(self, name: str, x: torch.Tensor | None) -> None:
         if x is None:
             raise DataError(f"this model uses the {name} input, got None")
         want = self.input_shape(name)
         if x.ndim != 5 or tuple(x.shape[1:]) != want:
+            extra = ""
+            if self.reference_sizes is not None:
+                r = self.reference_sizes
+                extra = (f", or, as the reference takes it, {r[name]} px, or one tensor "
+                         f"(B, {want[0]}, {self.config.num_frames + 2}, {r['video']}, {r['video']})")
             raise DataError(f"{name} input must have shape (B, {', '.join(map(str, want))}) "
-                            f"(B, C, T, H, W), got {tuple(x.shape)}")
+                            f"(B, C, T, H, W){extra}, got {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise DataError(f"{name} input contains NaN or infinite values")
 
-    def forward(self, video: torch.Tensor | None, special: torch.Tensor | None,
+    def forward(self, video: torch.Tensor | None, special: torch.Tensor | None = None,
                 return_attention: bool = False):
+        if self.reference_sizes is not None:
+            video, special = self._adapt_reference(video, special)
         inputs = {"video": video, "special": special}
         if self.check_inputs:
             for m in self.modalities:

@@ -83,3 +83,21 @@ def test_explore_shows_once_and_returns_the_explorer(tiny_model, capsys):
     ex = explore(tiny_model, _Data(1), ["csta"], widgets=False)
     assert isinstance(ex, Explorer) and ex.figure is not None
     assert ex._repr_mimebundle_() .keys() == {"text/plain"}    # already shown: not shown twice
+
+
+def test_block_control_follows_the_stage_when_stages_differ():
+    """Stage 0 has 3 video blocks, stage 1 one: the block choice is checked and clamped per stage."""
+    import hsta_edu
+
+    from .conftest import TINY
+    torch.manual_seed(0)
+    uniform = {k: v for k, v in TINY.items() if k not in ("num_stages", "video_blocks", "special_blocks")}
+    model = hsta_edu.create_model("hsta-tiny", **uniform, stage_blocks=((1, 3), (1, 1))).eval()
+    ex = Explorer(model, _Data(1), ["attention"], widgets=True)
+    ex.set(modality="video", stage=0, block=2)
+    assert ex.controls["block"].max == 2
+    fig = ex.set(stage=1)                        # block 2 does not exist in stage 1: clamped to 0
+    assert ex.state["block"] == 0 and ex.controls["block"].max == 0 and isinstance(fig, Figure)
+    with pytest.raises(ConfigError, match="1 blocks in stage 1"):
+        ex.set(block=1)
+    plt.close("all")

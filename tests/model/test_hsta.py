@@ -1,9 +1,14 @@
+import json
+
 import pytest
 import torch
 
 import hsta_edu
 from hsta_edu import create_model, list_presets
 from hsta_edu.errors import ConfigError, DataError
+from hsta_edu.model.hsta import HSTA, HSTAConfig, preset_config
+
+TINY_PARAMS = 285_059   # hsta-tiny, 3 classes: the count before per-stage blocks existed
 
 
 def _inputs(model, batch=2, seed=0):
@@ -50,12 +55,12 @@ def test_ablation_shapes_and_attention(ablation):
         logits, maps = model(video, special, return_attention=True)
     assert logits.shape == (2, 3)
     cfg = model.config
-    for stage in maps.usta:
+    for k, stage in enumerate(maps.usta):
         for m in model.modalities:
-            assert len(stage[m]) == cfg.branch(m)[6]
+            assert len(stage[m]) == cfg.branch(m).blocks[k]
             n = 1 + model.embed[m].num_patches
             for a in stage[m]:
-                assert a.shape == (2, cfg.branch(m)[4], n, n)
+                assert a.shape == (2, cfg.branch(m).heads, n, n)
     for stage in maps.csta:
         assert bool(stage) == cfg.csta_active
 
@@ -131,3 +136,74 @@ def test_top_level_exports():
     assert hsta_edu.create_model is create_model
     cfg = hsta_edu.HSTAConfig.from_dict(create_model("hsta-tiny").config.to_dict())
     assert cfg == create_model("hsta-tiny").config
+
+
+# ----------------------------------------------------------------------------- blocks per stage
+
+def test_per_stage_blocks_three_ways_and_uniform_collapse():
+    pairs = HSTAConfig(num_stages=3, special_blocks=(2, 1, 1), video_blocks=(1, 3, 1))
+    short = HSTAConfig(stage_blocks=((2, 1), (1, 3), (1, 1)))
+    assert pairs == short and short.stage_blocks is None and short.num_stages == 3
+    assert short.depths == ((2, 1), (1, 3), (1, 1)) and short.blocks("video") == (1, 3, 1)
+    assert short.branch("special").blocks == (2, 1, 1)
+    # a uniform list is the short form: equal configs, the same saved dict
+    assert HSTAConfig(num_stages=4, video_blocks=[2, 2, 2, 2]) == HSTAConfig()
+    assert HSTAConfig(stage_blocks=[[1, 2]] * 4).to_dict() == HSTAConfig().to_dict()
+    d = short.to_dict()
+    assert d["video_blocks"] == [1, 3, 1] and "stage_blocks" not in d
+    assert HSTAConfig.from_dict(json.loads(json.dumps(d))) == short
+
+
+def test_presets_and_state_dict_names_unchanged():
+    base = preset_config("hsta-base")
+    assert (base.num_stages, base.special_blocks, base.video_blocks) == (4, 1, 2)
+    assert base.depths == ((1, 2),) * 4
+    model = create_model("hsta-tiny", num_classes=3)
+    assert sum(p.numel() for p in model.parameters()) == TINY_PARAMS
+    keys = set(model.state_dict())
+    assert "stages.1.usta.video.blocks.0.attn.qkv.weight" in keys
+    assert not any(".blocks.1." in k for k in keys)   # hsta-tiny: one block per stage and modality
+
+
+def test_uneven_model_builds_named_blocks_and_forward():
+    model = create_model("hsta-tiny", num_classes=3, stage_blocks=((2, 0), (0, 3))).eval()
+    keys = set(model.state_dict())
+    assert "stages.0.usta.special.blocks.1.mlp.fc1.weight" in keys
+    assert not any(k.startswith("stages.0.usta.video.blocks.") for k in keys)
+    assert "stages.1.usta.video.blocks.2.norm1.weight" in keys
+    video, special = _inputs(model)
+    with torch.no_grad():
+        _, maps = model(video, special, return_attention=True)
+    assert [len(s["special"]) for s in maps.usta] == [2, 0] and [len(s["video"]) for s in maps.usta] == [0, 3]
+    # stochastic depth rises over each branch's blocks in order, across stages
+    model = create_model("hsta-tiny", num_classes=3, stage_blocks=((2, 1), (1, 3)), drop_path_rate=0.3)
+    rates = [b.drop_path.p if hasattr(b.drop_path, "p") else 0.0
+             for st in model.stages for b in st.usta["video"].blocks]
+    assert rates == pytest.approx([0.0, 0.1, 0.2, 0.3])
+
+
+@pytest.mark.parametrize("ablation", ["no_usta", "neither", "no_csta", "video_only"])
+def test_ablations_stay_one_option_on_uneven_models(ablation):
+    cfg = preset_config("hsta-tiny", num_classes=3, stage_blocks=((2, 1), (1, 3)), **ABLATIONS[ablation])
+    assert cfg.num_stages == 2
+    if "video_blocks" in ABLATIONS[ablation]:
+        assert cfg.depths == ((0, 0), (0, 0))
+    model = HSTA(cfg).eval()
+    video, special = _inputs(model)
+    with torch.no_grad():
+        assert model(video, special).shape == (2, 3)
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"num_stages": 3, "video_blocks": (1, 2)}, "has 2 entries but num_stages=3"),
+    ({"video_blocks": -1}, "non-negative"),
+    ({"special_blocks": (1, -1, 1, 1)}, "non-negative integers"),
+    ({"video_blocks": "two"}, "non-negative integers"),
+    ({"stage_blocks": ((1, 2, 3),)}, "one \\(special_blocks, video_blocks\\) pair"),
+    ({"stage_blocks": 3}, "pair per stage"),
+    ({"mlp_ratio": 0}, "mlp_ratio must be a positive number"),
+    ({"num_stages": True}, "num_stages"),
+])
+def test_bad_block_configs_fail_clearly(kw, needle):
+    with pytest.raises(ConfigError, match=needle):
+        HSTAConfig(**kw)
