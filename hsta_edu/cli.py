@@ -52,7 +52,12 @@ def ablation_overrides(no_usta: bool = False, no_csta: bool = False, video_only:
 
 def _add_data(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--data", required=required, help="dataset folder or name (casme2, samm, ..., data_samples)")
-    p.add_argument("--scheme", default=None, help="label scheme (native, megc3, objective, ...); loader default")
+    p.add_argument("--scheme", default=None,
+                   help="label scheme: native, megc2019 (= megc3: the MEGC2019 3-class sets, as in the paper's "
+                        "Table 5), broad3 (every negative emotion negative), objective, emotion7; loader default")
+    p.add_argument("--macro-extra", action="store_true",
+                   help="CAS(ME)^3: add its macro-expressions as extra TRAINING data (never tested; the paper's "
+                        "Table 7); needs --scheme objective")
     p.add_argument("--cache", default=None, help="preprocessing cache folder (default: none, decode in memory)")
     p.add_argument("--face", default=None, choices=("haar", "box", "none"), help="face crop mode (prep default)")
     p.add_argument("--prep", dest="prep_overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -135,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     for name, help_ in (("loso", "leave-one-subject-out evaluation"),
+                        ("lodo", "leave-one-dataset-out evaluation on the composite (train on two corpora, "
+                                 "test on the third)"),
                         ("kfold", "k-fold evaluation (subject-grouped; --sample-level for the paper's split)")):
         p = sub.add_parser(name, help=help_)
         _add_data(p)
@@ -218,7 +225,15 @@ def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
         marker = Path(str(args.data)) / "synthme.json"
         if marker.is_file():
             scheme = json.loads(marker.read_text()).get("scheme")
-    index = load_dataset(args.data, scheme=scheme)
+    loader_kw: dict[str, Any] = {}
+    if getattr(args, "macro_extra", False):
+        from .data.datasets import _resolve as resolve_data
+        from .data.datasets import detect_dataset
+        kind = detect_dataset(resolve_data(args.data))
+        if kind != "casme3":
+            raise ConfigError(f"--macro-extra needs a CAS(ME)^3 folder; {args.data} holds {kind}")
+        loader_kw = {"macro": True, "correct": True}
+    index = load_dataset(args.data, scheme=scheme, **loader_kw)
     if len(index) == 0:
         raise DataError(f"{args.data}: no usable clips ({len(index.dropped)} rows dropped)\n"
                         f"{index.dropped_report()}")
@@ -354,7 +369,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     from . import create_model
-    from .evaluate import LOSO, SampleKFold, SubjectKFold, run_protocol
+    from .evaluate import LODO, LOSO, SampleKFold, SubjectKFold, run_protocol
     from .model.hsta import preset_config
 
     t0 = time.time()
@@ -373,6 +388,8 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     create_model(args.preset, **overrides)  # fail early on a bad option
     if protocol_name == "loso":
         protocol = LOSO()
+    elif protocol_name == "lodo":
+        protocol = LODO()
     elif args.sample_level:
         protocol = SampleKFold(args.k, seed=cfg.seed)
     else:
@@ -441,8 +458,8 @@ def _run_jobs(args: argparse.Namespace, out: Path, run_protocol, test_ds, protoc
                           ("--json", "--no-progress"))
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    n_folds = len(protocol.split(train_ds.labels if hasattr(train_ds, "labels") else test_ds.labels,
-                                 list(test_ds.groups)))
+    from .evaluate import protocol_folds, train_only_mask
+    n_folds = len(protocol_folds(protocol, test_ds.labels, list(test_ds.groups), train_only_mask(test_ds)))
     folds_dir = out / "folds"
     before = {p.name for p in folds_dir.glob("fold_*.json")} if folds_dir.exists() else set()
     print(f"{n} worker processes x {threads} thread(s); {n_folds - len(before)} of {n_folds} folds to run; "
@@ -621,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_prepare(args)
         if args.command == "train":
             return _cmd_train(args)
-        if args.command in ("loso", "kfold"):
+        if args.command in ("loso", "lodo", "kfold"):
             return _cmd_protocol(args, args.command)
         if args.command == "report":
             return _cmd_report(args)

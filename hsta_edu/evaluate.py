@@ -3,9 +3,14 @@
 - Metrics (UF1, UAR, accuracy, per-class report, confusion matrix) come from scikit-learn
   and are computed on predictions **pooled over all folds** (the MEGC definition), with
   per-fold and per-dataset breakdowns (groups are ``dataset/subject``).
-- Protocols: `LOSO` (one fold per subject, ``LeaveOneGroupOut``), `SubjectKFold`
+- Protocols: `LOSO` (one fold per subject, ``LeaveOneGroupOut``), `LODO` (leave one
+  dataset out: train on the other corpora of a composite, test on one), `SubjectKFold`
   (subject-grouped, stratified k-fold) and `SampleKFold` (the paper's clip-level k-fold,
   which puts one subject in train and test and warns so).
+- Train-only clips (the paper's Table 7: CAS(ME)^3 macro-expressions as extra training
+  data): clips marked ``clip.meta["train_only"]`` (or given by ``train_only=``) never enter
+  a test fold; each fold trains on them unless their subject is in its test fold, and the
+  metrics are pooled over the other (micro-expression) clips only.
 - `run_protocol` trains one model per fold with a fixed epoch budget (or picks the epoch on a
   validation split of *training* subjects only: never on the test fold), saves each fold's
   predictions atomically as it ends, skips finished folds on a rerun, runs a slice with
@@ -42,8 +47,9 @@ from .io import atomic_write_json, atomic_write_text
 from .train import TrainConfig, dataset_labels, predict, set_seed, train
 
 __all__ = [
-    "compute_metrics", "metrics_table", "Fold", "Protocol", "LOSO", "SubjectKFold", "SampleKFold",
+    "compute_metrics", "metrics_table", "Fold", "Protocol", "LOSO", "LODO", "SubjectKFold", "SampleKFold",
     "SubjectLeakageWarning", "make_protocol", "run_protocol", "merge_run", "RunResult", "parse_shard",
+    "protocol_folds", "train_only_mask",
 ]
 
 
@@ -153,6 +159,29 @@ class LOSO(Protocol):
         return folds
 
 
+def dataset_of(group: str) -> str:
+    """The corpus of a LOSO group ``dataset/subject`` ('samm/006' -> 'samm')."""
+    return str(group).split("/", 1)[0]
+
+
+class LODO(Protocol):
+    """Leave one dataset out: one fold per corpus (the part of the group before '/'), trained on
+    the other corpora, as the MEGC composite's cross-database protocol. Fold names are the
+    held-out corpora; `merge_run`'s per-dataset table gives the score per held-out corpus and
+    ``metrics`` the pooled one."""
+
+    name = "lodo"
+
+    def split(self, labels: Sequence[int], groups: Sequence[str]) -> list[Fold]:
+        labels, groups = self._check(labels, groups)
+        datasets = np.asarray([dataset_of(g) for g in groups])
+        if len(set(datasets)) < 2:
+            raise DataError(f"leave-one-dataset-out needs clips of at least 2 datasets, got {sorted(set(datasets))} "
+                            "(load the MEGC2019 composite, or concatenate corpora)")
+        return [Fold(i, str(datasets[te[0]]), tr, te)
+                for i, (tr, te) in enumerate(LeaveOneGroupOut().split(np.zeros(len(labels)), labels, datasets))]
+
+
 class SubjectKFold(Protocol):
     """k folds of whole subjects, stratified by class where possible (``StratifiedGroupKFold``)."""
 
@@ -201,16 +230,18 @@ class SampleKFold(Protocol):
 
 
 def make_protocol(spec: dict[str, Any] | str) -> Protocol:
-    """Rebuild a protocol from its ``to_dict()`` (or a name: "loso", "subject-kfold", "sample-kfold")."""
+    """Rebuild a protocol from its ``to_dict()`` (or a name: "loso", "lodo", "subject-kfold", "sample-kfold")."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.pop("name")
     if name == "loso":
         return LOSO()
+    if name == "lodo":
+        return LODO()
     if name == "subject-kfold":
         return SubjectKFold(**spec)
     if name == "sample-kfold":
         return SampleKFold(**spec)
-    raise ConfigError(f"unknown protocol {name!r}; choose loso, subject-kfold or sample-kfold")
+    raise ConfigError(f"unknown protocol {name!r}; choose loso, lodo, subject-kfold or sample-kfold")
 
 
 def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -293,6 +324,52 @@ def _classes(dataset: Dataset) -> list[str]:
     return [str(c) for c in classes]
 
 
+def train_only_mask(dataset: Dataset, train_only: Sequence[bool] | bool | None = None) -> np.ndarray:
+    """Which items are train-only: ``train_only`` as given (a mask, or False for none), else the
+    dataset's clips marked ``clip.meta["train_only"]`` (CAS(ME)^3 macro-expressions loaded with
+    ``macro=True``)."""
+    n = len(dataset)
+    if train_only is False:
+        return np.zeros(n, dtype=bool)
+    if train_only is not None and train_only is not True:
+        mask = np.asarray(train_only)
+        if mask.shape != (n,) or mask.dtype != bool:
+            raise DataError(f"train_only must be {n} booleans (one per clip), got shape {mask.shape} "
+                            f"dtype {mask.dtype}")
+        return mask
+    base = dataset.dataset if isinstance(dataset, Subset) else dataset
+    clips = getattr(getattr(base, "index", None), "clips", None)
+    if clips is None:
+        return np.zeros(n, dtype=bool)
+    mask = np.asarray([bool(c.meta.get("train_only", False)) for c in clips], dtype=bool)
+    return mask[list(dataset.indices)] if isinstance(dataset, Subset) else mask
+
+
+def protocol_folds(protocol: Protocol, labels: Sequence[int], groups: Sequence[str],
+                   train_only: np.ndarray | None = None) -> list[Fold]:
+    """The folds of ``protocol`` over the clips, with train-only clips never in a test fold.
+
+    The protocol splits the other clips; each fold then also trains on every train-only
+    clip whose group (subject) is not among the fold's test groups. Positions refer to
+    the whole dataset."""
+    labels = np.asarray(labels, dtype=np.int64)
+    groups_arr = np.asarray([str(g) for g in groups])
+    if train_only is None or not train_only.any():
+        return protocol.split(labels, groups_arr)
+    main = np.flatnonzero(~train_only)
+    extra = np.flatnonzero(train_only)
+    if len(main) == 0:
+        raise DataError("every clip is train-only: there is nothing to test on")
+    folds = []
+    for f in protocol.split(labels[main], groups_arr[main]):
+        test = main[f.test]
+        test_groups = set(groups_arr[test])
+        keep = np.asarray([g not in test_groups for g in groups_arr[extra]], dtype=bool)
+        train = np.sort(np.concatenate([main[f.train], extra[keep]]))
+        folds.append(Fold(f.index, f.name, train, test))
+    return folds
+
+
 def _fold_file(run_dir: Path, index: int) -> Path:
     return run_dir / "folds" / f"fold_{index:03d}.json"
 
@@ -301,7 +378,7 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
                  run_dir: str | Path, *, train_dataset: Dataset | None = None,
                  shard: tuple[int, int] | str | None = None, val_subjects: float = 0.0,
                  info: dict[str, Any] | None = None, keep_checkpoints: bool = False,
-                 progress: bool | None = None) -> RunResult:
+                 progress: bool | None = None, train_only: Sequence[bool] | bool | None = None) -> RunResult:
     """Run ``protocol`` over ``dataset`` into ``run_dir``; each fold is an independent job.
 
     ``dataset`` is the deterministic view (``MERDataset(..., train=False)``): test clips and
@@ -315,6 +392,9 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     exists) are skipped; an interrupted fold resumes from its last epoch checkpoint.
     ``info`` (model preset and options, data, preprocessing) is stored in ``config.json``; a
     run folder holding another configuration is refused rather than mixed.
+    ``train_only``: clips that only ever train (see `train_only_mask`; default: the clips
+    marked ``clip.meta["train_only"]``, e.g. CAS(ME)^3 macro-expressions); the metrics are
+    pooled over the other clips.
     Returns `merge_run`'s result when all folds are done, else a partial `RunResult`.
     """
     run_dir = Path(run_dir)
@@ -327,18 +407,22 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     groups = _groups(dataset)
     uids = _uids(dataset)
     classes = _classes(dataset)
-    folds = protocol.split(labels, groups)
+    extra = train_only_mask(dataset, train_only)
+    folds = protocol_folds(protocol, labels, groups, extra)
 
     fold_cfg = cfg
     if val_subjects:
         fold_cfg = TrainConfig.from_dict({**cfg.to_dict(), "select": "best_val"})
     config = {
         "format": "hsta_edu.run/1", "protocol": protocol.to_dict(), "train_config": fold_cfg.to_dict(),
-        "val_subjects": val_subjects, "n_folds": len(folds), "n_samples": int(len(labels)),
+        "val_subjects": val_subjects, "n_folds": len(folds), "n_samples": int(len(labels) - extra.sum()),
         "classes": classes, "info": info or {},
         "folds": [{"index": f.index, "name": f.name, "n_train": int(len(f.train)), "n_test": int(len(f.test))}
                   for f in folds],
     }
+    if extra.any():
+        config["n_train_only"] = int(extra.sum())
+        config["train_only_uids"] = [uids[i] for i in np.flatnonzero(extra)]
     comparable = {k: v for k, v in config.items() if k != "info"}
     comparable["train_config"] = {k: v for k, v in fold_cfg.to_dict().items()
                                   if k not in ("progress", "device", "num_workers")}
@@ -360,7 +444,7 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
             continue
         bar.set_postfix(fold=fold.name)
         _run_fold(dataset, train_dataset, fold, model_fn, fold_cfg, run_dir, labels, groups, uids,
-                  protocol, val_subjects, keep_checkpoints, progress)
+                  protocol, val_subjects, keep_checkpoints, progress, extra)
     bar.close()
     done = sorted(f.index for f in folds if _fold_file(run_dir, f.index).exists())
     if len(done) == len(folds):
@@ -380,16 +464,23 @@ def _val_split(train_idx: np.ndarray, groups: Sequence[str], val_subjects: float
 
 
 def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, run_dir: Path, labels, groups,
-              uids, protocol: Protocol, val_subjects: float, keep_checkpoints: bool, progress: bool) -> None:
+              uids, protocol: Protocol, val_subjects: float, keep_checkpoints: bool, progress: bool,
+              extra: np.ndarray | None = None) -> None:
     t0 = time.time()
     train_groups = sorted({groups[i] for i in fold.train})
     test_groups = sorted({groups[i] for i in fold.test})
     overlap = sorted(set(train_groups) & set(test_groups))
     if protocol.subject_independent and overlap:
         raise DataError(f"fold {fold.name}: subjects {overlap} are in both train and test")
+    if extra is not None and extra[fold.test].any():
+        raise DataError(f"fold {fold.name}: train-only clips in the test fold")
     train_idx, val_idx = fold.train, np.zeros(0, dtype=np.int64)
     if val_subjects:
         train_idx, val_idx = _val_split(fold.train, groups, val_subjects, cfg.seed + fold.index)
+        if extra is not None:   # validate on the scored kind of clip only; its subjects stay out of training
+            val_idx = val_idx[~extra[val_idx]]
+            if len(val_idx) == 0:
+                raise ConfigError(f"fold {fold.name}: the validation subjects have only train-only clips")
     classes = _classes(train_dataset)
     absent = [c for i, c in enumerate(classes) if not np.any(labels[train_idx] == i)]
     if absent:
@@ -414,6 +505,7 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
         "train_groups": train_groups, "val_groups": sorted({groups[i] for i in val_idx}),
         "test_groups": test_groups, "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
         "absent_train_classes": absent,
+        "n_train_only": int(extra[train_idx].sum()) if extra is not None else 0,
         "best_epoch": result.best_epoch, "epochs": int(len(result.history)),
         "history": result.history.to_dict(orient="records"), "device": result.device,
         "seconds": time.time() - t0,
@@ -502,6 +594,9 @@ def _report_md(result: RunResult, config: dict[str, Any]) -> str:
         f"selection `{tc['select']}`" + (f" on {config['val_subjects']} held-out training subjects"
                                          if config.get("val_subjects") else " (fixed epoch budget)"),
         f"- Training time, all folds: {m['fold_seconds']:.0f} s",
+        *([f"- Extra training data: {config['n_train_only']} train-only clips (never tested; each fold trains "
+           "on those of subjects outside its test fold); metrics below are over the other clips only"]
+          if config.get("n_train_only") else []),
         "",
         "Metrics on predictions pooled over all folds (MEGC definition):",
         "",

@@ -130,3 +130,14 @@ def test_jobs_runs_folds_in_worker_processes_with_the_sequential_results(tmp_pat
     assert (tmp_path / "par" / "logs" / "shard-1.log").exists()
     assert main(["loso", "--data", str(SAMPLES), "--jobs", "2", "--shard", "0/2"]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+@needs_samples
+def test_lodo_and_macro_extra_are_exposed_with_clear_errors(tmp_path, capsys):
+    # data_samples is one corpus: leave-one-dataset-out says what it needs, before any training
+    assert main(["lodo", "--data", str(SAMPLES), "--epochs", "1", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "at least 2 datasets" in capsys.readouterr().err
+    assert main(["loso", "--data", str(SAMPLES), "--macro-extra", "--no-progress"]) == 2
+    assert "--macro-extra needs a CAS(ME)^3 folder" in capsys.readouterr().err
+    helps = build_parser().format_help()
+    assert "lodo" in helps

@@ -22,14 +22,18 @@ from torch.utils.data import Dataset
 from hsta_edu import create_model
 from hsta_edu.errors import ConfigError, DataError
 from hsta_edu.evaluate import (
+    LODO,
     LOSO,
     SampleKFold,
     SubjectKFold,
     SubjectLeakageWarning,
     compute_metrics,
+    make_protocol,
     merge_run,
     parse_shard,
+    protocol_folds,
     run_protocol,
+    train_only_mask,
 )
 from hsta_edu.train import recipe
 
@@ -209,6 +213,69 @@ def test_validation_split_uses_training_subjects_only(tmp_path):
         assert set(r["val_groups"]) <= set(r["train_groups"])   # drawn from the fold's training subjects
         assert r["best_epoch"] in (1, 2)
     assert result.metrics["best_epochs"] is not None
+
+
+# ----------------------------------------------------------------------------------- extra training data, LODO
+
+def test_train_only_clips_train_every_fold_of_their_subjects_complement_and_are_never_tested(tmp_path):
+    ds = ToyClips(n=24, subjects=4)
+    extra = np.zeros(24, dtype=bool)
+    extra[[0, 5, 10, 15, 21]] = True          # subjects s0, s1, s2, s3, s1
+    folds = protocol_folds(LOSO(), ds.labels, ds.groups, extra)
+    assert len(folds) == 4
+    groups = np.asarray(ds.groups)
+    for f in folds:
+        assert not extra[f.test].any()                                       # never in a test fold
+        assert set(groups[f.test]) == {f.name}
+        want_extra = {i for i in np.flatnonzero(extra) if groups[i] != f.name}
+        assert {i for i in f.train if extra[i]} == want_extra                 # all of the complement's extras
+        assert not set(groups[f.train]) & set(groups[f.test])
+    result = run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "run", train_only=extra)
+    assert result.complete and result.metrics["n_samples"] == 24 - 5        # pooled over the other clips only
+    assert set(result.predictions["index"]) == set(np.flatnonzero(~extra))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["n_train_only"] == 5 and config["n_samples"] == 19
+    assert "5 train-only clips" in (tmp_path / "run" / "report.md").read_text()
+    rec = json.loads((tmp_path / "run" / "folds" / "fold_000.json").read_text())
+    assert rec["n_train_only"] == 4 and rec["n_train"] == (19 - 5) + 4     # s0 test: other micro + other extras
+    with pytest.raises(ConfigError, match="different run"):          # the same folder without extras: refused
+        run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "run")
+
+
+def test_train_only_marks_come_from_the_clips():
+    from hsta_edu.data.clip import Clip, DatasetIndex
+
+    class Indexed(ToyClips):
+        def __init__(self):
+            super().__init__(n=6, subjects=2)
+            clips = [Clip("casme3", g.split("/")[1], f"c{i}", [], [], 1, 2, 3, "negative",
+                          meta={"train_only": i >= 4}) for i, g in enumerate(self.groups)]
+            self.index = DatasetIndex("casme3", clips, self.classes)
+
+    ds = Indexed()
+    assert train_only_mask(ds).tolist() == [False] * 4 + [True] * 2
+    assert not train_only_mask(ds, False).any()
+    with pytest.raises(DataError, match="6 booleans"):
+        train_only_mask(ds, [True])
+    with pytest.raises(DataError, match="every clip is train-only"):
+        protocol_folds(LOSO(), ds.labels, ds.groups, np.ones(6, dtype=bool))
+
+
+def test_leave_one_dataset_out_folds_and_per_corpus_metrics(tmp_path):
+    ds = ToyClips(n=18, subjects=3, datasets=3)
+    folds = LODO().split(ds.labels, ds.groups)
+    assert [f.name for f in folds] == ["d0", "d1", "d2"]
+    for f in folds:
+        assert {g.split("/")[0] for g in np.asarray(ds.groups)[f.test]} == {f.name}
+        assert f.name not in {g.split("/")[0] for g in np.asarray(ds.groups)[f.train]}
+    assert isinstance(make_protocol("lodo"), LODO) and make_protocol(LODO().to_dict()).name == "lodo"
+    result = run_protocol(ds, LODO(), tiny_model, fast_cfg(), tmp_path)
+    assert result.complete and result.metrics["n_samples"] == 18
+    assert list(result.per_dataset["dataset"]) == ["d0", "d1", "d2"]
+    assert set(result.metrics["per_dataset"]) == {"d0", "d1", "d2"}
+    assert set(result.summary()["per_dataset"]) == {"d0", "d1", "d2"}
+    with pytest.raises(DataError, match="at least 2 datasets"):
+        LODO().split([0, 1, 2], ["a/s1", "a/s2", "a/s3"])
 
 
 LOSO_SCRIPT = textwrap.dedent("""

@@ -99,8 +99,33 @@ class DatasetIndex:
             row[clip.label] += 1
         return out
 
+    def scheme_rule(self) -> str | None:
+        """The label scheme's rule in words (from the loader), or None when unknown."""
+        rule = self.meta.get("scheme_rule")
+        if rule is None and self.meta.get("scheme"):
+            from ..errors import ConfigError
+            from .labels import get_scheme
+            try:
+                rule = get_scheme(self.name, self.meta["scheme"], tuple(self.classes)).describe()
+            except ConfigError:
+                rule = None
+        return rule
+
     def summary(self) -> str:
+        """Clips, subjects and class counts, the scheme and its rule, drops (and per-corpus counts)."""
         counts = ", ".join(f"{k} {v}" for k, v in self.class_counts().items())
         n_subj = len(set(self.groups))
-        return (f"{self.name}: {len(self.clips)} clips from {n_subj} subjects ({counts}); "
-                f"{len(self.dropped)} rows dropped")
+        lines = [f"{self.name}: {len(self.clips)} clips from {n_subj} subjects ({counts}); "
+                 f"{len(self.dropped)} rows dropped"]
+        scheme, rule = self.meta.get("scheme"), self.scheme_rule()
+        if scheme:
+            lines.append(f"  scheme {scheme}: {rule}" if rule and "\n" not in rule else f"  scheme {scheme}:")
+            if rule and "\n" in rule:
+                lines.extend(f"    {r}" for r in rule.splitlines())
+        datasets = self.counts_by_dataset()
+        if len(datasets) > 1:
+            for name, c in datasets.items():
+                n_sub = len({clip.subject for clip in self.clips if clip.dataset == name})
+                lines.append(f"  {name}: {sum(c.values())} clips from {n_sub} subjects ("
+                             + ", ".join(f"{k} {v}" for k, v in c.items()) + ")")
+        return "\n".join(lines)

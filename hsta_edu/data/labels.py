@@ -12,11 +12,16 @@ plus a rule from annotation text to class. Each text falls in one of three cases
 Schemes (see shared/datasets.md):
 
 * ``native``: the corpus's own emotion words, lower-cased (``Others`` -> ``others``).
-* ``megc3``: MEGC2019 three classes. negative = repression, anger, contempt,
-  disgust, fear, sadness; positive = happiness; surprise = surprise; others dropped.
-* ``megc2019``: the challenge's composite rule. For CASME II only disgust and
-  repression count as negative (fear and sadness are left out), which with the
-  CASME II loader's row rule gives the official 88/32/25; other corpora: as ``megc3``.
+* ``megc2019`` (also called ``megc3``: the two names are one rule): the MEGC2019
+  challenge's three classes, the sets behind the paper's 3-class results (its Table 5).
+  negative = repression, anger, contempt, disgust, fear, sadness; positive = happiness;
+  surprise = surprise; others left out. For CASME II the challenge counts only disgust
+  and repression as negative (fear and sadness are left out) and leaves out the rows
+  whose apex is not annotated ('/') or equals the onset. With the real files: CASME II
+  145 (88/32/25), SAMM 133 (92/26/15), SMIC-HS 164 (70/51/43), composite 442.
+* ``broad3``: the same three classes with every negative emotion counted as negative in
+  every corpus, CASME II's fear and sadness and its apex = onset row included (CASME II
+  155 clips). Not the challenge's sets: use it only when you mean it.
 * ``objective``: Davison et al.'s objective classes, written ``I``..``VII`` whether the
   file says ``1``..``7`` (CASME II, SAMM) or ``I``..``VII`` (CAS(ME)^3).
 * ``emotion7``: CAS(ME)^3's seven emotions (the paper's 7-class experiments); for
@@ -98,6 +103,8 @@ class LabelScheme:
     mapping: Mapping[str, str | None] = field(default_factory=dict)
     kind: str = "emotion"            # "emotion" or "objective": which column it reads
     open: bool = False
+    #: CASME II's MEGC2019 row rule: rows whose apex is '/' or equals the onset are left out
+    megc2019_rows: bool = False
 
     def assign(self, value: object, *, column: str | None = None, file: str | None = None,
                row: int | None = None) -> str | None:
@@ -124,28 +131,49 @@ class LabelScheme:
         """Values this scheme leaves out on purpose."""
         return sorted(k for k, v in self.mapping.items() if v is None)
 
+    def describe(self) -> str:
+        """The rule in words: 'negative = disgust, repression; positive = happiness; ...; left out: ...'."""
+        if self.kind == "objective":
+            return "objective classes I-VII (Davison et al. 2018), read from the objective-class column"
+        if self.open and not self.classes:
+            return "each label value is its own class"
+        parts = []
+        for cls in self.classes:
+            words = sorted(k for k, v in self.mapping.items() if v == cls and k != cls)
+            parts.append(f"{cls} = {', '.join(words)}" if words else cls)
+        text = "; ".join(parts)
+        if self.excluded():
+            text += f"; left out: {', '.join(self.excluded())}"
+        if self.megc2019_rows:
+            text += "; rows with apex '/' or apex = onset left out"
+        return text
+
 
 def _native(corpus: str) -> LabelScheme:
     classes = NATIVE_EMOTIONS[corpus]
     return LabelScheme("native", classes, {canonical_emotion(c): c for c in classes})
 
 
-def _megc3(negatives: tuple[str, ...], name: str = "megc3") -> LabelScheme:
+def _three_class(negatives: tuple[str, ...], name: str, megc2019_rows: bool = False) -> LabelScheme:
     mapping: dict[str, str | None] = {e: "negative" for e in negatives}
     mapping.update({"happiness": "positive", "surprise": "surprise", "negative": "negative",
                     "positive": "positive", "others": None})
     for e in NEGATIVE_EMOTIONS:       # negatives the rule leaves out are dropped on purpose
         mapping.setdefault(e, None)
-    return LabelScheme(name, MEGC3_CLASSES, mapping)
+    return LabelScheme(name, MEGC3_CLASSES, mapping, megc2019_rows=megc2019_rows)
 
+
+#: Names of the MEGC2019 3-class rule (one rule, two names) and of the broader 3-class mapping.
+MEGC2019_NAMES: tuple[str, ...] = ("megc2019", "megc3")
+BROAD3 = "broad3"
 
 SCHEMES_BY_CORPUS: dict[str, tuple[str, ...]] = {
-    "casme2": ("native", "megc3", "megc2019", "objective"),
-    "samm": ("native", "megc3", "megc2019", "objective"),
-    "smic": ("native", "megc3", "megc2019"),
-    "casme3": ("native", "emotion7", "megc3", "objective"),
-    "synthme": ("native", "megc3", "objective"),
-    "folder": ("native", "megc3", "objective"),
+    "casme2": ("native", "megc2019", "megc3", "broad3", "objective"),
+    "samm": ("native", "megc2019", "megc3", "broad3", "objective"),
+    "smic": ("native", "megc2019", "megc3", "broad3"),
+    "casme3": ("native", "emotion7", "megc2019", "megc3", "broad3", "objective"),
+    "synthme": ("native", "megc2019", "megc3", "broad3", "objective"),
+    "folder": ("native", "megc2019", "megc3", "broad3", "objective"),
 }
 
 
@@ -165,10 +193,10 @@ def get_scheme(corpus: str, name: str = "native", classes: tuple[str, ...] | Non
                           f"choose one of {', '.join(SCHEMES_BY_CORPUS[corpus])}")
     if name == "objective":
         return LabelScheme("objective", OBJECTIVE_CLASSES, kind="objective")
-    if name == "megc2019" and corpus == "casme2":
-        return _megc3(MEGC2019_CASME2_NEGATIVE, name="megc2019")
-    if name in ("megc3", "megc2019"):
-        return _megc3(NEGATIVE_EMOTIONS, name=name)
+    if name in MEGC2019_NAMES and corpus == "casme2":
+        return _three_class(MEGC2019_CASME2_NEGATIVE, name, megc2019_rows=True)
+    if name in MEGC2019_NAMES or name == BROAD3:
+        return _three_class(NEGATIVE_EMOTIONS, name)
     if corpus in ("synthme", "folder"):
         fixed = tuple(classes) if classes else ()
         return LabelScheme("native", fixed, {canonical_emotion(c): c for c in fixed}, open=not fixed)

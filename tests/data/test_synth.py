@@ -136,13 +136,13 @@ def corpus(tmp_path_factory):
 
 
 def test_on_disk_layout_and_annotation_format(corpus):
-    df = pd.read_excel(corpus / "CASME2-coding-20140508.xlsx", sheet_name=0)
+    df = pd.read_excel(corpus / "CASME2-coding-20140508.xlsx", sheet_name=0, engine="calamine")
     assert list(df.columns) == ["Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame",
                                 "Unnamed: 6", "Action Units", "Estimated Emotion"]
-    assert pd.ExcelFile(corpus / "CASME2-coding-20140508.xlsx").sheet_names[0] == "Sheet1"
+    assert pd.ExcelFile(corpus / "CASME2-coding-20140508.xlsx", engine="calamine").sheet_names[0] == "Sheet1"
     assert len(df) == 2 * 3 and sorted(df["Subject"].unique()) == [1, 2]
     assert set(df["Estimated Emotion"]) <= {"disgust", "repression", "happiness", "surprise"}
-    obj = pd.read_excel(corpus / "CASME2-ObjectiveClasses.xlsx")
+    obj = pd.read_excel(corpus / "CASME2-ObjectiveClasses.xlsx", engine="calamine")
     assert list(obj.columns) == ["Subject", "Filename", "Objective Class"] and obj["Objective Class"].between(1, 7).all()
     marker = json.loads((corpus / "synthme.json").read_text())
     assert marker["classes"] == ["negative", "positive", "surprise"] and marker["version"] == synth.GENERATOR_VERSION

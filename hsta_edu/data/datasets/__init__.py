@@ -91,15 +91,14 @@ def load_dataset(path_or_name: str | Path, scheme: str | None = None, **kw: Any)
     """Load the corpus at ``path_or_name`` (a folder, or a name such as 'casme2' found through
     $HSTA_EDU_CASME2 / $HSTA_EDU_DATA), detecting which corpus it is from its files.
 
-    ``scheme`` defaults to each loader's own (native; 'megc3' classes for SMIC and the composite).
+    ``scheme`` defaults to each loader's own (native; negative/positive/surprise for SMIC and the
+    composite). To reproduce the paper's 3-class results use ``megc2019`` (= ``megc3``): the
+    MEGC2019 sets, alone and in the composite alike (CASME II 145, SAMM 133, SMIC-HS 164,
+    composite 442). ``broad3`` counts every negative emotion as negative (CASME II 155).
     """
     root = _resolve(path_or_name)
     kind = detect_dataset(root)
     loader = LOADERS[kind]
     if scheme is not None:
-        if kind == "composite":
-            if scheme not in ("megc3", "megc2019"):
-                raise DataError(f"the MEGC2019 composite has only the 3-class scheme, not {scheme!r}")
-        else:
-            kw["scheme"] = scheme
+        kw["scheme"] = scheme
     return loader(root, **kw)

@@ -62,9 +62,11 @@ def load_casme2(root: str | Path, scheme: str = "native", frames: str = "raw", *
                 strict: bool = False, annotation: str | Path | None = None) -> DatasetIndex:
     """Index CASME II (or SynthME) at ``root`` under label ``scheme``.
 
-    scheme: ``native`` (7 emotions), ``megc3``, ``megc2019`` (the challenge's CASME II
-    rule: negative = disgust + repression, rows with apex = onset left out too: the
-    official 145 clips), ``objective`` (I-VII from CASME2-ObjectiveClasses.xlsx).
+    scheme: ``native`` (7 emotions); ``megc2019`` = ``megc3`` (the challenge's CASME II
+    rule: negative = disgust + repression, rows with apex '/' or apex = onset left out:
+    the official 145 clips, 88/32/25); ``broad3`` (every negative emotion counted as
+    negative, fear and sadness included: 155 clips); ``objective`` (I-VII from
+    CASME2-ObjectiveClasses.xlsx).
 
     Each row is dropped (``index.dropped``) or, with ``strict=True``, raises, when:
     the subject is not a number; the apex/onset/offset is empty, '/' or not an integer;
@@ -128,13 +130,13 @@ def load_casme2(root: str | Path, scheme: str = "native", frames: str = "raw", *
             label = label_scheme.assign(raw_label, column=column, file=file, row=row)
             if label is None:
                 raise LeftOut(f"label {cell_text(raw_label)!r} is not in scheme {label_scheme.name!r}")
-            if label_scheme.name == "megc2019" and cell_text(rec.get("apexframe")) == "/":
+            if label_scheme.megc2019_rows and cell_text(rec.get("apexframe")) == "/":
                 raise LeftOut("apex '/' (not annotated): the MEGC2019 composite leaves this CASME II row out")
             onset = cell_int(rec.get("onsetframe"), column="OnsetFrame", file=file, row=row)
             apex = cell_int(rec.get("apexframe"), column="ApexFrame", file=file, row=row)
             offset = cell_int(rec.get("offsetframe"), column="OffsetFrame", file=file, row=row)
             check_phases(onset, apex, offset, file=file, row=row)
-            if label_scheme.name == "megc2019" and apex == onset:
+            if label_scheme.megc2019_rows and apex == onset:
                 raise LeftOut(f"apex = onset ({apex}): the MEGC2019 composite leaves this CASME II row out")
             folder = folders.folder(subject, clip_id)
             paths, numbers, missing = clip_frames(folders.files(folder), onset, apex, offset,
@@ -153,7 +155,8 @@ def load_casme2(root: str | Path, scheme: str = "native", frames: str = "raw", *
             clips.append(clip)
 
     out_classes = list(label_scheme.classes) or sorted({c.label for c in clips})
-    meta = {"scheme": label_scheme.name, "annotation": str(ann), "frames": frames, "sheet": table.sheet}
+    meta = {"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "annotation": str(ann),
+            "frames": frames, "sheet": table.sheet}
     if synth is not None:
         meta["synthme"] = synth
     return DatasetIndex(name, clips, out_classes, log.dropped, root, warnings=log.warnings, meta=meta)

@@ -11,12 +11,22 @@ Files under ``root``:
   micro-expression (``Expression type``), no emotion column.
 * frames ``RGB/spNO.1/a/color/{n}.jpg`` (unpadded).
 
+Folder names are matched case-insensitively, because the label file writes one video
+letter as ``J`` while the folders on disk may be ``j`` (or the other way round): a
+folder spelled exactly as the file writes it wins, otherwise the single folder equal to
+it ignoring case is used, and two or more such folders (``spno.1`` and ``SPNO.1``) make
+that row a recorded drop (a `FrameError` in strict mode) naming every candidate. Clip ids
+and ``clip.meta["video"]`` use the video letter lower-cased (``J`` -> ``j_3``), whatever
+case the file or the disk uses; ``clip.meta["folder"]`` is the folder actually read.
+
 Known bad rows of the label file (offset 0, apex before onset, onset after apex,
 onset = apex = 0) are dropped, unless ``correct=True`` and the full file's matching
 micro row (same subject, video and k; same AU) has valid onset/apex/offset: then they
 are used and the change is listed in ``index.warnings``. ``macro=True`` adds the full
 file's macro-expressions (``clip.meta["expression"] == "macro"``, label = objective
-class, as macro rows have no emotion) for the paper's extra-training-data experiment.
+class, as macro rows have no emotion) for the paper's extra-training-data experiment
+(its Table 7). They are marked ``clip.meta["train_only"]``, so `hsta_edu.evaluate.run_protocol`
+trains on them and never tests on them.
 """
 
 from __future__ import annotations
@@ -50,11 +60,12 @@ def casme3_subject(value: object, *, file: str | None = None, row: int | None = 
 
 
 def _video(value: object, *, file: str, row: int) -> str:
+    """The video letter as the file writes it (stripped; 'J' stays 'J': folders are matched ignoring case)."""
     text = path_component(value, column="Filename", file=file, row=row)
     if not re.fullmatch(r"[A-Za-z]", text):
         raise AnnotationError("video is not a single letter a-m", file=file, row=row, column="Filename",
                               value=value)
-    return text.lower()
+    return text
 
 
 def _phases(rec: dict, file: str, row: int) -> tuple[int, int, int]:
@@ -117,7 +128,8 @@ def load_casme3(root: str | Path, scheme: str = "emotion7", *, correct: bool = F
     ordinal: dict[tuple[str, str], int] = {}
 
     def frames_of(subject: str, video: str, onset: int, apex: int, offset: int):
-        folder = folders.folder(subject, video, "color")
+        # ``video`` as written: an exact-case folder wins, else the one matching it ignoring case
+        folder = folders.find(subject, video, "color")
         return folder, clip_frames(folders.files(folder), onset, apex, offset, folder=folder, root=root)
 
     for row, rec in table.rows:
@@ -133,7 +145,8 @@ def load_casme3(root: str | Path, scheme: str = "emotion7", *, correct: bool = F
         def make(row=row, rec=rec, k=k) -> Clip:
             subject = casme3_subject(rec.get("subject"), file=file, row=row)
             path_component(rec.get("subject"), column="Subject", file=file, row=row)
-            video = _video(rec.get("filename"), file=file, row=row)
+            written = _video(rec.get("filename"), file=file, row=row)
+            video = written.lower()
             column = "Objective class" if label_scheme.kind == "objective" else "emotion"
             raw_label = rec.get("objectiveclass" if label_scheme.kind == "objective" else "emotion")
             label = label_scheme.assign(raw_label, column=column, file=file, row=row)
@@ -151,7 +164,7 @@ def load_casme3(root: str | Path, scheme: str = "emotion7", *, correct: bool = F
                          f"{fixed[0]}: {cell_text(rec.get('onset'))}/{cell_text(rec.get('apex'))}/"
                          f"{cell_text(rec.get('offset'))} -> {onset}/{apex}/{offset} ({exc})")
                 meta["corrected_from"] = f"{full_name}:{fixed[0]}"
-            folder, (paths, numbers, missing) = frames_of(subject, video, onset, apex, offset)
+            folder, (paths, numbers, missing) = frames_of(subject, written, onset, apex, offset)
             meta["folder"] = display(folder, root)
             if missing:
                 meta["missing_frames"] = missing
@@ -170,21 +183,23 @@ def load_casme3(root: str | Path, scheme: str = "emotion7", *, correct: bool = F
             def make_macro(row=row, rec=rec) -> Clip:
                 f = full_name or ""
                 subject = casme3_subject(rec.get("subject"), file=f, row=row)
-                video = _video(rec.get("filename"), file=f, row=row)
+                written = _video(rec.get("filename"), file=f, row=row)
+                video = written.lower()
                 macro_ord[(subject, video)] = k = macro_ord.get((subject, video), 0) + 1
                 label = objective.assign(rec.get("objectiveclass"), column="Objective class", file=f, row=row)
                 onset, apex, offset = _phases(rec, f, row)
-                folder, (paths, numbers, missing) = frames_of(subject, video, onset, apex, offset)
+                folder, (paths, numbers, missing) = frames_of(subject, written, onset, apex, offset)
                 return Clip("casme3", subject, f"{video}_macro{k}", paths, numbers, onset, apex, offset,
                             label or "", aus=cell_text(rec.get("au")),
-                            meta={"row": row, "video": video, "expression": "macro", "folder": display(folder, root),
-                                  **({"missing_frames": missing} if missing else {})})
+                            meta={"row": row, "video": video, "expression": "macro", "train_only": True,
+                                  "folder": display(folder, root), **({"missing_frames": missing} if missing else {})})
 
             clip = log.attempt(row, None, make_macro, source=full_name)
             if clip is not None and log.accept_unique(clip, row, source=full_name):
                 clips.append(clip)
 
-    meta = {"scheme": label_scheme.name, "annotation": str(ann), "corrected": correct, "macro": macro}
+    meta = {"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "annotation": str(ann),
+            "corrected": correct, "macro": macro}
     return DatasetIndex("casme3", clips, list(label_scheme.classes), log.dropped, root,
                         warnings=log.warnings, meta=meta)
 

@@ -1,9 +1,9 @@
 """The MEGC2019 composite (3 classes): CASME II + SAMM + SMIC-HS, subjects namespaced by corpus.
 
 Classes negative/positive/surprise (label 0/1/2 as in the challenge's ground truth).
-CASME II uses the challenge's rule (`load_casme2(scheme="megc2019")`: negative =
-disgust + repression, apex = onset left out), SAMM the MEGC 3-class rule, SMIC-HS its
-folder labels. With the real files this gives 442 clips from 68 subjects:
+Every corpus is read under the same scheme as it is alone: ``megc2019`` (= ``megc3``) by
+default, so CASME II uses the challenge's rule (negative = disgust + repression, apex '/'
+and apex = onset left out), SAMM and SMIC-HS the six-negative rule. With the real files this gives 442 clips from 68 subjects:
 CASME II 145 (88/32/25), SAMM 133 (92/26/15), SMIC-HS 164 (70/51/43). Clips keep their
 corpus as ``clip.dataset`` so ``clip.group`` (the LOSO group) never collides;
 ``index.meta["per_dataset"]`` holds the per-corpus class counts.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ...errors import AnnotationError, DataError
 from ..clip import DatasetIndex
-from ..labels import MEGC3_CLASSES
+from ..labels import BROAD3, MEGC3_CLASSES, MEGC2019_NAMES
 from .casme2 import ANNOTATION_PATTERNS as CASME2_FILES
 from .casme2 import casme2_subject, load_casme2
 from .samm import ANNOTATION_PATTERNS as SAMM_FILES
@@ -87,8 +87,16 @@ def _smic_dir(root: Path) -> Path | None:
 def load_composite(root: str | Path | None = None, *, casme2: str | Path | None = None,
                    samm: str | Path | None = None, smic: str | Path | None = None,
                    gt: str | Path | None = None, smic_release: str = "cropped", casme2_frames: str = "raw",
-                   strict: bool = False) -> DatasetIndex:
-    """The MEGC2019 composite from the three corpus folders (found under ``root`` or given one by one)."""
+                   scheme: str = "megc2019", strict: bool = False) -> DatasetIndex:
+    """The MEGC2019 composite from the three corpus folders (found under ``root`` or given one by one).
+
+    ``scheme``: ``megc2019`` (= ``megc3``, the challenge's sets: 442 clips) or ``broad3`` (every
+    negative emotion counted as negative in every corpus; not the challenge's sets, and the
+    ground truth is then not compared).
+    """
+    if scheme not in (*MEGC2019_NAMES, BROAD3):
+        raise DataError(f"the MEGC2019 composite has the 3-class schemes {[*MEGC2019_NAMES, BROAD3]}, "
+                        f"not {scheme!r}")
     roots = {"casme2": casme2, "samm": samm, "smic": smic}
     if root is not None:
         root = Path(root)
@@ -103,15 +111,20 @@ def load_composite(root: str | Path | None = None, *, casme2: str | Path | None 
     if missing:
         raise DataError(f"MEGC2019 composite needs CASME II, SAMM and SMIC folders; not found: {missing}"
                         + (f" under {root}" if root is not None else ""))
-    parts = [load_casme2(roots["casme2"], scheme="megc2019", frames=casme2_frames, strict=strict),
-             load_samm(roots["samm"], scheme="megc2019", strict=strict),
-             load_smic(roots["smic"], variant="HS", release=smic_release, strict=strict)]
+    parts = [load_casme2(roots["casme2"], scheme=scheme, frames=casme2_frames, strict=strict),
+             load_samm(roots["samm"], scheme=scheme, strict=strict),
+             load_smic(roots["smic"], variant="HS", release=smic_release, scheme=scheme, strict=strict)]
     clips = [c for p in parts for c in p.clips]
     dropped = [d for p in parts for d in p.dropped]
     warnings = [f"{p.name}: {w}" for p in parts for w in p.warnings]
     index = DatasetIndex("megc2019", clips, list(MEGC3_CLASSES), dropped, Path(root) if root else None,
                          warnings=warnings, meta={"parts": {p.name: str(p.root) for p in parts}})
+    index.meta["scheme"] = scheme
+    index.meta["scheme_rule"] = "\n".join(f"{p.name}: {p.meta.get('scheme_rule')}" for p in parts)
     index.meta["per_dataset"] = index.counts_by_dataset()
+    if gt is not None and scheme == BROAD3:
+        index.warnings.append(f"{Path(gt).name} not compared: scheme {BROAD3!r} is not the challenge's rule")
+        gt = None
     if gt is not None:
         diffs = compare_gt(index, gt)
         index.meta["gt"] = str(gt)

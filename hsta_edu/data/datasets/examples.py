@@ -368,31 +368,41 @@ def casme3_rows() -> tuple[list[dict], list[dict]]:
                                          (700, 702, 705)]):
         fixed[idx].update({"Onset": on, "Apex": ap, "Offset": off})
     rows[4]["Offset"] = 705
-    # one video letter written upper-case
-    rows[20]["Filename"] = fixed[20]["Filename"] = rows[20]["Filename"].upper()
+    # the label file writes one video letter upper-case, 'J', while its folder on disk is 'j'
+    jdx = next(i for i, r in enumerate(rows) if i > 4 and r["Filename"] == "j")
+    rows[jdx]["Filename"] = fixed[jdx]["Filename"] = "J"
     # renumber nothing else: ordinal ids are per (subject, video) in file order
     return rows, fixed
+
+
+CASME3_LABEL_COLUMNS = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
+
+
+def write_casme3_label_xlsx(path: Path, rows: list[dict], sheet: str = "label") -> None:
+    """The CAS(ME)^3 label workbook: sheet ``label``, every cell stored as text (as distributed)."""
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    ws.append(CASME3_LABEL_COLUMNS)
+    for r in rows:
+        ws.append([str(r[c]) for c in CASME3_LABEL_COLUMNS])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
 
 
 def build_casme3(root: Path, *, n_macro: int = 3346, full_file: bool = True) -> tuple[list[dict], list[dict], list[dict]]:
     """cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx (all text), CAS(ME)3_part_A_v2.xls, RGB/ frames.
 
     Returns (label rows as written, the same rows as the full file corrects them, macro rows).
-    The full file is written as .xls with ``xlwt`` when it is installed (as distributed),
-    otherwise as ``CAS(ME)3_part_A_v2.xlsx`` with the same sheet (the loader reads both).
+    As in the real file one row writes its video letter as ``J`` while the folder on disk
+    is ``RGB/spNO.x/j`` (every frame folder is lower-case). The full file is written as
+    .xls with ``xlwt`` when it is installed (as distributed), otherwise as
+    ``CAS(ME)3_part_A_v2.xlsx`` with the same sheet (the loader reads both).
     """
-    from openpyxl import Workbook
     root = Path(root)
     rows, fixed = casme3_rows()
-    cols = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "label"
-    ws.append(cols)
-    for r in rows:
-        ws.append([str(r[c]) for c in cols])          # every cell stored as text
-    root.mkdir(parents=True, exist_ok=True)
-    wb.save(root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx")
+    write_casme3_label_xlsx(root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", rows)
     subjects = casme3_subjects()
     macro = []
     for i in range(n_macro):
@@ -412,7 +422,7 @@ def build_casme3(root: Path, *, n_macro: int = 3346, full_file: bool = True) -> 
     for r in fixed:
         need.setdefault((r["Subject"], r["Filename"].lower()), set()).update(
             range(int(r["Onset"]), int(r["Offset"]) + 1))
-    for (s, v), numbers in need.items():
+    for (s, v), numbers in need.items():          # folders lower-case: 'J' in the file, RGB/spNO.x/j on disk
         write_frames(root / "RGB" / s / v / "color", [f"{n}.jpg" for n in sorted(numbers)])
     return rows, fixed, macro
 

@@ -103,4 +103,4 @@ def load_folder(root: str | Path, scheme: str = "native", *, csv: str | Path | N
             clips.append(clip)
     out_classes = list(label_scheme.classes) or sorted({c.label for c in clips})
     return DatasetIndex(name, clips, out_classes, log.dropped, root, warnings=log.warnings,
-                        meta={"scheme": label_scheme.name, "annotation": str(path)})
+                        meta={"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "annotation": str(path)})

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from ...errors import AnnotationError, FrameError
+from .rows import UnsafePathError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 #: Default: any image whose stem ends in digits; the digits are the frame number.
@@ -100,15 +101,74 @@ def _show(folder: Path, root: Path | None) -> str:
     return str(folder)
 
 
+def _check_part(part: str) -> None:
+    # a name is looked up among a folder's children; it must never climb out of it
+    if part in ("", ".", "..") or "/" in part or "\\" in part or "\x00" in part:
+        raise UnsafePathError("folder name would build a path outside the dataset root "
+                              "(only a plain folder name is allowed)", value=part)
+
+
+def child_folder(parent: Path, name: str, children: list[str] | None = None, *,
+                 root: Path | None = None) -> Path:
+    """The sub-folder of ``parent`` called ``name``, matched case-insensitively.
+
+    A folder named exactly ``name`` wins. Otherwise the one folder whose name equals
+    ``name`` ignoring case is used (the label file writes ``J``, the folder is ``j``).
+    Two or more such folders and no exact one: FrameError naming each candidate. None
+    at all: ``parent / name`` (the caller then reports it missing). ``children`` are the
+    names of ``parent``'s sub-folders when already listed. Only names listed in
+    ``parent`` are returned, and ``name`` must be a plain name (`UnsafePathError` for
+    '..', separators or NUL), so the result never leaves ``parent``.
+    """
+    _check_part(name)
+    if children is None:
+        children = list_folders(parent)
+    if name in children:
+        return parent / name
+    key = name.casefold()
+    matches = sorted(c for c in children if c.casefold() == key)
+    if len(matches) == 1:
+        return parent / matches[0]
+    if matches:
+        shown = ", ".join(repr(_show(parent / m, root)) for m in matches)
+        raise FrameError(f"folder {name!r} is ambiguous in {_show(parent, root)}: no folder has exactly that "
+                         f"name and {len(matches)} match it ignoring case ({shown}); rename or remove all but one")
+    return parent / name
+
+
+def list_folders(parent: Path) -> list[str]:
+    """Names of the sub-folders of ``parent`` ([] when it is missing or unreadable)."""
+    try:
+        return sorted(p.name for p in parent.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
 class FrameFolders:
     """Frame folders under one base folder, scanned once each (several clips may share a video)."""
 
     def __init__(self, base: Path, pattern: re.Pattern[str] = ANY_NUMBERED, *, root: Path | None = None):
         self.base, self.pattern, self.root = base, pattern, root
         self._cache: dict[Path, dict[int, Path] | FrameError] = {}
+        self._listing: dict[Path, list[str]] = {}
 
     def folder(self, *parts: str) -> Path:
+        """``base/part/part...`` exactly as written (case-sensitive on most Linux file systems)."""
         return self.base.joinpath(*parts)
+
+    def find(self, *parts: str) -> Path:
+        """``base/part/part...`` with each part matched case-insensitively (see `child_folder`).
+
+        An exact-case folder wins; FrameError when a part matches several folders ignoring
+        case and none exactly. A part that matches nothing is kept as written, so the
+        missing folder is what `files` then reports.
+        """
+        path = self.base
+        for part in parts:
+            if path not in self._listing:
+                self._listing[path] = list_folders(path)
+            path = child_folder(path, part, self._listing[path], root=self.root)
+        return path
 
     def files(self, folder: Path) -> dict[int, Path]:
         if folder not in self._cache:
@@ -123,11 +183,19 @@ class FrameFolders:
 
 
 def find_child(parent: Path, names: tuple[str, ...]) -> Path | None:
-    """The first child folder of ``parent`` named like one of ``names`` (case-insensitive)."""
+    """The first child folder of ``parent`` named like one of ``names`` (case-insensitive).
+
+    Exact-case names are tried first (all of ``names``), then case-insensitive matches,
+    so the answer does not depend on the order the file system lists folders in.
+    """
     if not parent.is_dir():
         return None
-    children = {p.name.lower(): p for p in parent.iterdir() if p.is_dir()}
+    found = list_folders(parent)
     for n in names:
-        if n.lower() in children:
-            return children[n.lower()]
+        if n in found:
+            return parent / n
+    for n in names:
+        for c in found:                     # sorted, so the pick is deterministic
+            if c.casefold() == n.casefold():
+                return parent / c
     return None

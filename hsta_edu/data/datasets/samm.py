@@ -38,7 +38,7 @@ def samm_subject(value: object, *, file: str | None = None, row: int | None = No
 
 def load_samm(root: str | Path, scheme: str = "native", *, strict: bool = False,
               annotation: str | Path | None = None) -> DatasetIndex:
-    """Index SAMM at ``root`` under ``scheme`` (``native``, ``megc3``/``megc2019``, ``objective``).
+    """Index SAMM at ``root`` under ``scheme`` (``native``, ``megc2019`` = ``megc3``, ``broad3``, ``objective``).
 
     Rows are dropped (or raise in strict mode) for the same reasons as CASME II's (see
     `load_casme2`); the header is searched if it is not at row 14 (with a warning) and
@@ -89,7 +89,7 @@ def load_samm(root: str | Path, scheme: str = "native", *, strict: bool = False,
             clips.append(clip)
     if not clips and table.rows and all("frame folder not found" in d.reason for d in log.dropped[:5]):
         raise FrameError(f"no SAMM frame folders found under {base} (expected SAMM/006/006_1_2/006_05562.jpg)")
-    meta = {"scheme": label_scheme.name, "annotation": str(ann), "sheet": table.sheet,
+    meta = {"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "annotation": str(ann), "sheet": table.sheet,
             "header_row": table.header_row}
     return DatasetIndex("samm", clips, list(label_scheme.classes), log.dropped, root,
                         warnings=log.warnings, meta=meta)

@@ -1,10 +1,14 @@
 """Reading annotation spreadsheets as distributed, and parsing their cells.
 
-`read_table` opens .xlsx (openpyxl), .xls (xlrd) or .csv files with every cell kept as
-stored (no dtype guessing), finds the sheet and the header row, and hands back rows
-numbered as a spreadsheet program shows them (1-based, header rows counted). The cell
-parsers accept what real files hold (ints, floats like 46.0, text like ' 46 ', '/')
-and raise `AnnotationError` naming the file, row, column and value for anything else.
+`read_table` opens .xlsx and .xls files (both with pandas' ``calamine`` engine, package
+``python-calamine``; pandas deprecates xlrd) or .csv files with every cell kept as stored
+(no dtype guessing: a number stored as a number comes back as an int when integral, like
+CASME II's ``Subject`` 1, or a float like 1.5; text stays text, '01' included; empty cells
+are None), finds the sheet and the header row, and hands back rows numbered as a
+spreadsheet program shows them (1-based, header rows counted). A file the reader cannot
+open or parse is an `AnnotationError` naming it. The cell parsers accept what real files
+hold (ints, floats like 46.0, text like ' 46 ', '/') and raise `AnnotationError` naming
+the file, row, column and value for anything else.
 """
 
 from __future__ import annotations
@@ -107,15 +111,30 @@ class Table:
     sheets: list[str] = field(default_factory=list)
 
 
+#: The pandas engine for every spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods): python-calamine.
+EXCEL_ENGINE = "calamine"
+
+
+def _reader_failed(exc: BaseException) -> bool:
+    """True for an error raised by the spreadsheet reader on a bad file.
+
+    python-calamine raises ``CalamineError`` (and others) for a corrupt or non-Excel file, and
+    its Rust core can raise pyo3's ``PanicException``, which derives from BaseException.
+    Interrupts and exits are never swallowed, nor a missing python-calamine (ImportError).
+    """
+    return not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, ImportError))
+
+
 def _open_sheets(path: Path):
     import pandas as pd
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return None
-    engine = "xlrd" if suffix == ".xls" else "openpyxl"
     try:
-        return pd.ExcelFile(path, engine=engine)
-    except Exception as exc:  # zipfile, xlrd and openpyxl raise many types for a bad file
+        return pd.ExcelFile(path, engine=EXCEL_ENGINE)
+    except BaseException as exc:  # CalamineError, zip/XML errors, pyo3 panics for a bad file
+        if not _reader_failed(exc):
+            raise
         raise AnnotationError(f"cannot read spreadsheet ({type(exc).__name__}: {exc})", file=str(path)) from exc
 
 
@@ -156,7 +175,9 @@ def read_table(path: str | Path, columns: Iterable[str], *, sheet: str | int | N
                 sheet_name = match[0]
             try:
                 raw = pd.read_excel(xl, sheet_name=sheet_name, header=None, dtype=object)
-            except Exception as exc:
+            except BaseException as exc:  # a sheet can be corrupt in a file that opened
+                if not _reader_failed(exc):
+                    raise
                 raise AnnotationError(f"cannot read sheet {sheet_name!r} ({type(exc).__name__}: {exc})",
                                       file=str(path)) from exc
     finally:

@@ -70,7 +70,7 @@ def _variant_dir(root: Path, variant: str, release: str) -> Path:
 
 def load_smic(root: str | Path, variant: str = "HS", release: str = "cropped", scheme: str = "native", *,
               strict: bool = False) -> DatasetIndex:
-    """Index SMIC-``variant`` at ``root``; classes negative/positive/surprise (native = megc3)."""
+    """Index SMIC-``variant`` at ``root``; classes negative/positive/surprise under every scheme."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"SMIC folder not found: {root}")
@@ -132,6 +132,6 @@ def load_smic(root: str | Path, variant: str = "HS", release: str = "cropped", s
                     clips.append(clip)
     if non_micro:
         log.warn(f"{non_micro} folders under non_micro/ ignored (not micro-expressions)")
-    meta = {"scheme": label_scheme.name, "variant": variant, "release": release, "folder": str(vdir)}
+    meta = {"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "variant": variant, "release": release, "folder": str(vdir)}
     return DatasetIndex(name, clips, list(label_scheme.classes), log.dropped, root,
                         warnings=log.warnings, meta=meta)

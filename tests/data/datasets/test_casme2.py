@@ -32,9 +32,23 @@ def test_megc2019_reproduces_official_counts(composite_root):
     assert sorted(not_label) == ["sub04/EP12_01f", "sub05/EP09_05f"]
 
 
-def test_megc3_general_rule_counts_fear_and_sadness(composite_root):
-    ix = load_casme2(composite_root / "CASME2", scheme="megc3")
-    assert ix.class_counts()["negative"] == 62 + 27 + 7 + 2
+def test_megc3_is_the_megc2019_rule_and_broad3_says_what_it_is(composite_root):
+    """The scheme a user reaches for to reproduce the paper's Table 5 gives the challenge's
+    145 clips under either name; the broader mapping (fear and sadness negative, apex = onset
+    kept) has its own name and gives 155."""
+    official = load_casme2(composite_root / "CASME2", scheme="megc2019")
+    alias = load_casme2(composite_root / "CASME2", scheme="megc3")
+    assert len(alias) == 145 and alias.class_counts() == official.class_counts()
+    assert [c.uid for c in alias.clips] == [c.uid for c in official.clips]
+    broad = load_casme2(composite_root / "CASME2", scheme="broad3")
+    assert len(broad) == 155 and broad.class_counts()["negative"] == 62 + 27 + 7 + 2
+    assert {c.emotion for c in broad.clips if c.label == "negative"} == {"disgust", "repression", "sadness", "fear"}
+    text = alias.summary()
+    assert "145 clips from 24 subjects (negative 88, positive 32, surprise 25)" in text
+    assert "scheme megc3: negative = disgust, repression; positive = happiness; surprise" in text
+    assert "left out: " in text and "fear" in text and "apex '/' or apex = onset left out" in text
+    assert "negative = anger, contempt, disgust, fear, repression, sadness" in broad.summary()
+    assert "apex = onset" not in broad.summary()
 
 
 def test_objective_scheme_and_cropped_frames(tmp_path, fx):

@@ -2,7 +2,7 @@ import pytest
 
 from hsta_edu.data.datasets import load_composite, load_dataset
 from hsta_edu.data.datasets.composite import read_gt
-from hsta_edu.errors import AnnotationError
+from hsta_edu.errors import AnnotationError, DataError
 
 
 def test_official_megc2019_counts(composite_root):
@@ -35,3 +35,30 @@ def test_gt_file_format_and_differences(composite_root, tmp_path):
     bad.write_bytes(b"casme2,sub01,EP02_01f\r\n")
     with pytest.raises(AnnotationError, match="4 columns"):
         read_gt(bad)
+
+
+@pytest.mark.parametrize("scheme", ["megc2019", "megc3"])
+def test_each_corpus_alone_gives_the_sets_of_the_composite(composite_root, scheme):
+    """Under the scheme a user reaches for, CASME II, SAMM and SMIC-HS alone hold exactly the
+    clips the composite holds for them (145, 133, 164) and the composite holds 442."""
+    comp = load_dataset(composite_root, scheme=scheme)
+    assert len(comp) == 442 and comp.meta["gt_differences"] == []
+    alone = {"casme2": load_dataset(composite_root / "CASME2", scheme=scheme),
+             "samm": load_dataset(composite_root / "SAMM_v2", scheme=scheme),
+             "smic-hs": load_dataset(composite_root / "SMIC", scheme=scheme)}
+    assert {k: len(v) for k, v in alone.items()} == {"casme2": 145, "samm": 133, "smic-hs": 164}
+    for name, ix in alone.items():
+        assert {c.uid for c in ix.clips} == {c.uid for c in comp.clips if c.dataset == name}
+        assert ix.class_counts() == comp.meta["per_dataset"][name]
+    text = comp.summary()
+    assert text.startswith("megc2019: 442 clips from 68 subjects (negative 250, positive 109, surprise 83)")
+    assert f"scheme {scheme}:" in text and "casme2: negative = disgust, repression" in text
+    assert "casme2: 145 clips from 24 subjects (negative 88, positive 32, surprise 25)" in text
+
+
+def test_broad3_composite_is_not_compared_with_the_challenge(composite_root):
+    ix = load_composite(composite_root, scheme="broad3")
+    assert ix.meta["per_dataset"]["casme2"] == {"negative": 98, "positive": 32, "surprise": 25}
+    assert "gt_differences" not in ix.meta and any("not compared" in w for w in ix.warnings)
+    with pytest.raises(DataError, match="3-class schemes"):
+        load_composite(composite_root, scheme="native")

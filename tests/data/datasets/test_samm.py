@@ -18,9 +18,11 @@ def test_native_counts_subjects_and_pad_width(composite_root):
     assert ix.meta["header_row"] == 14
 
 
-def test_megc3_and_objective(composite_root):
-    ix = load_samm(composite_root / "SAMM_v2", scheme="megc3")
-    assert ix.class_counts() == {"negative": 92, "positive": 26, "surprise": 15}
+@pytest.mark.parametrize("scheme", ["megc3", "megc2019", "broad3"])
+def test_three_class_schemes_and_objective(composite_root, scheme):
+    ix = load_samm(composite_root / "SAMM_v2", scheme=scheme)
+    assert ix.class_counts() == {"negative": 92, "positive": 26, "surprise": 15}   # SAMM: one rule for all
+    assert f"scheme {scheme}: negative = anger, contempt, disgust, fear, repression, sadness" in ix.summary()
     assert len({c.subject for c in ix.clips}) == 28
     assert all("'Other'" in d.reason for d in ix.dropped) and len(ix.dropped) == 26
     assert sum(load_samm(composite_root / "SAMM_v2", scheme="objective").class_counts().values()) == 159
