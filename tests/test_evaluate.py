@@ -262,7 +262,7 @@ def test_train_only_marks_come_from_the_clips():
 
 
 def test_leave_one_dataset_out_folds_and_per_corpus_metrics(tmp_path):
-    ds = ToyClips(n=18, subjects=3, datasets=3)
+    ds = ToyClips(n=24, subjects=4, datasets=3)      # d0 = subjects s0 and s3, d1 = s1, d2 = s2
     folds = LODO().split(ds.labels, ds.groups)
     assert [f.name for f in folds] == ["d0", "d1", "d2"]
     for f in folds:
@@ -270,7 +270,7 @@ def test_leave_one_dataset_out_folds_and_per_corpus_metrics(tmp_path):
         assert f.name not in {g.split("/")[0] for g in np.asarray(ds.groups)[f.train]}
     assert isinstance(make_protocol("lodo"), LODO) and make_protocol(LODO().to_dict()).name == "lodo"
     result = run_protocol(ds, LODO(), tiny_model, fast_cfg(), tmp_path)
-    assert result.complete and result.metrics["n_samples"] == 18
+    assert result.complete and result.metrics["n_samples"] == 24
     assert list(result.per_dataset["dataset"]) == ["d0", "d1", "d2"]
     assert set(result.metrics["per_dataset"]) == {"d0", "d1", "d2"}
     assert set(result.summary()["per_dataset"]) == {"d0", "d1", "d2"}
