@@ -32,15 +32,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from hsta_edu import create_model
+from hsta_edu.data.datasets import load_dataset
+from hsta_edu.data.prep import PrepConfig
+from hsta_edu.data.torch_data import MERDataset
+from hsta_edu.explain.methods import METHODS, explain_maps
+from hsta_edu.explain.score import score_method, score_table, synthme_mask
 
-from hsta_edu import create_model  # noqa: E402
-from hsta_edu.data.datasets import load_dataset  # noqa: E402
-from hsta_edu.data.prep import PrepConfig  # noqa: E402
-from hsta_edu.data.torch_data import MERDataset  # noqa: E402
-from hsta_edu.explain.methods import METHODS, explain_maps  # noqa: E402
-from hsta_edu.explain.score import score_method, score_table, synthme_mask  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_WORK = ROOT / ".cache" / "explain_score"
 # per-method options: enough steps to be accurate, few enough for a CPU

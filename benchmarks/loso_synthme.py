@@ -25,21 +25,20 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from hsta_edu import create_model
+from hsta_edu.cli import ablation_overrides
+from hsta_edu.data.datasets import load_dataset
+from hsta_edu.data.prep import PrepConfig
+from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, generate_synthme
+from hsta_edu.data.torch_data import MERDataset
+from hsta_edu.evaluate import LOSO, merge_run, run_protocol
+from hsta_edu.io import atomic_write_text
+from hsta_edu.train import recipe
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from hsta_edu import create_model  # noqa: E402
-from hsta_edu.cli import ablation_overrides  # noqa: E402
-from hsta_edu.data.datasets import load_dataset  # noqa: E402
-from hsta_edu.data.prep import PrepConfig  # noqa: E402
-from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, generate_synthme  # noqa: E402
-from hsta_edu.data.torch_data import MERDataset  # noqa: E402
-from hsta_edu.evaluate import LOSO, merge_run, run_protocol  # noqa: E402
-from hsta_edu.io import atomic_write_text  # noqa: E402
-from hsta_edu.train import recipe  # noqa: E402
 
 CORPORA = {
     "benchmark": BENCHMARK_CONFIG,

@@ -32,21 +32,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+import hsta_edu
+from hsta_edu import create_model
+from hsta_edu.data.datasets import load_dataset
+from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, SynthConfig, generate_synthme, read_marker
+from hsta_edu.data.torch_data import MERDataset, SpecialCrop
+from hsta_edu.errors import DataError
+from hsta_edu.evaluate import compute_metrics
+from hsta_edu.pretrained import WEIGHTS_DIR, default_prep, export_pretrained, load_pretrained
+from hsta_edu.train import predict, recipe, set_seed, train
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import hsta_edu  # noqa: E402
-from hsta_edu import create_model  # noqa: E402
-from hsta_edu.data.datasets import load_dataset  # noqa: E402
-from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, SynthConfig, generate_synthme, read_marker  # noqa: E402
-from hsta_edu.data.torch_data import MERDataset, SpecialCrop  # noqa: E402
-from hsta_edu.errors import DataError  # noqa: E402
-from hsta_edu.evaluate import compute_metrics  # noqa: E402
-from hsta_edu.pretrained import WEIGHTS_DIR, default_prep, export_pretrained, load_pretrained  # noqa: E402
-from hsta_edu.train import predict, recipe, set_seed, train  # noqa: E402
 
 # ------------------------------------------------------------------ what is shipped (edit here)
 

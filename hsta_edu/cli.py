@@ -114,14 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hsta-edu", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from .data.synth import add_synth_arguments
     p = sub.add_parser("synth", help="generate a SynthME corpus (CASME II layout)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--preset", default="benchmark", choices=("samples", "benchmark"))
-    p.add_argument("--subjects", type=int)
-    p.add_argument("--clips-per-class", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    add_synth_arguments(p, default_preset="benchmark")  # the options of python -m hsta_edu.data.synth
 
     p = sub.add_parser("prepare", help="preprocess every clip into the cache")
     _add_data(p)
@@ -218,13 +213,12 @@ def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
     """(index, prep_cfg, test-time dataset, train-time dataset) sharing decoded clips in memory."""
     from .data.datasets import load_dataset
     from .data.prep import PrepConfig
-    from .data.torch_data import MERDataset, SpecialCrop
+    from .data.torch_data import MERDataset
 
     scheme = args.scheme
     if scheme is None:  # a SynthME folder names its own label scheme in synthme.json
-        marker = Path(str(args.data)) / "synthme.json"
-        if marker.is_file():
-            scheme = json.loads(marker.read_text()).get("scheme")
+        from .data.datasets.casme2 import read_marker
+        scheme = (read_marker(Path(str(args.data))) or {}).get("scheme")
     loader_kw: dict[str, Any] = {}
     if getattr(args, "macro_extra", False):
         from .data.datasets import _resolve as resolve_data
@@ -240,25 +234,16 @@ def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
     if index.dropped:
         print(f"note: {len(index.dropped)} annotation rows dropped (see DatasetIndex.dropped_report())",
               file=sys.stderr)
-    if model_cfg.special_img_size > model_cfg.img_size:
-        raise ConfigError(f"special_img_size {model_cfg.special_img_size} > img_size {model_cfg.img_size}: "
-                          "prep makes one size for both modalities")
-    prep_kw: dict[str, Any] = {"img_size": model_cfg.img_size, "num_frames": model_cfg.num_frames,
-                               "special": model_cfg.special_input}
-    if getattr(args, "face", None):
-        prep_kw["face"] = args.face
     extra = _parse_overrides(getattr(args, "prep_overrides", []) or [])
     check_fields(PrepConfig, extra, "--prep option(s)")
-    clash = sorted(set(extra) & {"img_size", "num_frames", "special"})
+    clash = sorted(set(extra) & set(PrepConfig.MODEL_FIELDS))
     if clash:
         raise ConfigError(f"--prep {clash}: these follow the model (use --set img_size=..., num_frames=..., --flow)")
-    prep = PrepConfig(**prep_kw, **extra)
-    test_ds = MERDataset(index, prep, args.cache, train=False)
-    test_ds.preload(progress=progress)
-    train_ds = test_ds.subset(range(len(test_ds)), train=True)
-    if model_cfg.special_img_size != model_cfg.img_size:
-        test_ds, train_ds = (SpecialCrop(d, model_cfg.special_img_size) for d in (test_ds, train_ds))
-    return index, prep, test_ds, train_ds
+    if getattr(args, "face", None):
+        extra["face"] = args.face
+    prep = PrepConfig.for_model(model_cfg, **extra)
+    test_ds = MERDataset(index, prep, args.cache, train=False).preload(progress=progress)
+    return index, prep, test_ds, test_ds.train_view()
 
 
 def _data_name(data: str) -> str:
@@ -290,16 +275,8 @@ def _print_metrics(summary: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------------- commands
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from .data.synth import BENCHMARK_CONFIG, SAMPLES_CONFIG, generate_synthme
-    cfg = SAMPLES_CONFIG if args.preset == "samples" else BENCHMARK_CONFIG
-    changes = {k: v for k, v in (("n_subjects", args.subjects), ("clips_per_class", args.clips_per_class),
-                                 ("seed", args.seed)) if v is not None}
-    cfg = replace(cfg, **changes)
-    out = generate_synthme(args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress)
-    print(f"SynthME written to {out} ({cfg.n_subjects} subjects x {len(cfg.classes)} classes x "
-          f"{cfg.clips_per_class} clips)")
+    from .data.synth import run_synth
+    run_synth(args)
     return 0
 
 
@@ -615,11 +592,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _synth_seed(folder: str) -> Any:
-    marker = Path(folder) / "synthme.json"
+    """The seed in a SynthME folder's marker, '?' when it has none (or no readable marker)."""
+    from .data.datasets.casme2 import read_marker
     try:
-        return json.loads(marker.read_text()).get("config", {}).get("seed", "?")
-    except (OSError, ValueError, AttributeError):
+        config = (read_marker(folder) or {}).get("config")
+    except DataError:
         return "?"
+    return config.get("seed", "?") if isinstance(config, dict) else "?"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

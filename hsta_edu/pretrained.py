@@ -177,15 +177,18 @@ def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = 
 
 # ----------------------------------------------------------------------------------- export
 
-def default_prep(model_config: HSTAConfig | HSTA, special: str = "frames") -> PrepConfig:
-    """The preprocessing for a model: its image size and frame count, ``special`` data, and
-    PrepConfig's defaults for everything else (the study's choice)."""
+def default_prep(model_config: HSTAConfig | HSTA, special: str | None = None) -> PrepConfig:
+    """The preprocessing for a model: `PrepConfig.for_model` (its sizes, frame count and special
+    input; PrepConfig's defaults, the study's choice, for everything else). ``special`` ("frames"
+    or "flow") prepares for that special input instead of the model's own."""
+    from dataclasses import replace
+
     from .data.prep import PrepConfig
 
     cfg = getattr(model_config, "config", model_config)
     if not isinstance(cfg, HSTAConfig):
         raise ConfigError(f"default_prep needs an HSTAConfig or an HSTA model, got {type(model_config).__name__}")
-    return PrepConfig(img_size=cfg.img_size, num_frames=cfg.num_frames, special=special)
+    return PrepConfig.for_model(cfg if special is None else replace(cfg, special_input=special))
 
 
 def _json_ready(value: Any, what: str) -> Any:

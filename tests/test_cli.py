@@ -43,6 +43,23 @@ def test_errors_are_one_line_messages(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
 
 
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"], ids=["not-json", "json-list"])
+def test_corrupt_synthme_marker_is_a_one_line_error(tmp_path, capsys, content):
+    (tmp_path / "synthme.json").write_text(content)
+    assert main(["prepare", "--data", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "SynthME marker" in err and str(tmp_path / "synthme.json") in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_synth_subcommand_shares_the_options_of_python_m_synth():
+    from hsta_edu.data.synth import BENCHMARK_CONFIG, SAMPLES_CONFIG, synth_config
+    argv = ["--out", "x", "--subjects", "3", "--scheme", "objective7", "--seed", "5", "--no-progress"]
+    args = build_parser().parse_args(["synth", *argv])
+    assert synth_config(args) == BENCHMARK_CONFIG.replace(n_subjects=3, scheme="objective7", seed=5)
+    assert synth_config(build_parser().parse_args(["synth", "--out", "x", "--preset", "samples"])) == SAMPLES_CONFIG
+
+
 @needs_samples
 def test_loso_json_end_to_end_on_data_samples(tmp_path):
     """The console command as a user runs it: last stdout line is one JSON object."""

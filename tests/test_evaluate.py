@@ -1,8 +1,10 @@
-"""Tests of hsta_edu/evaluate.py: metrics vs scikit-learn and the MEGC pooled definition, protocols
-without subject leakage, fold jobs (skip, shard, merge, resume after SIGKILL), run folders."""
+"""Tests of hsta_edu/evaluate/: metrics vs scikit-learn and the MEGC pooled definition, protocols
+without subject leakage, protocols as frozen dataclasses rebuilt from their dicts, fold jobs
+(skip, shard, merge, resume after SIGKILL), run folders."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -24,6 +26,8 @@ from hsta_edu.errors import ConfigError, DataError
 from hsta_edu.evaluate import (
     LODO,
     LOSO,
+    PROTOCOLS,
+    KFoldProtocol,
     SampleKFold,
     SubjectKFold,
     SubjectLeakageWarning,
@@ -36,10 +40,10 @@ from hsta_edu.evaluate import (
     train_only_mask,
 )
 from hsta_edu.train import recipe
+from tests.configs import TINY_16PX_2FRAMES_1STAGE
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(num_classes=3, img_size=16, special_img_size=16, patch_size=8, special_patch_size=8, num_frames=2,
-            embed_dim=32, special_embed_dim=32, num_heads=2, special_num_heads=2, num_stages=1)
+TINY = TINY_16PX_2FRAMES_1STAGE
 
 
 
@@ -177,6 +181,68 @@ def test_subject_kfold_groups_and_sample_kfold_warns():
         parse_shard("4/4")
 
 
+# The stored form of each protocol: run folders keep it in their fingerprint, so it must not drift.
+STORED_PROTOCOLS = [
+    (LOSO(), {"name": "loso"}),
+    (LODO(), {"name": "lodo"}),
+    (SubjectKFold(), {"name": "subject-kfold", "k": 5, "seed": 0, "stratified": True}),
+    (SubjectKFold(3, seed=7, stratified=False),
+     {"name": "subject-kfold", "k": 3, "seed": 7, "stratified": False}),
+    (SampleKFold(), {"name": "sample-kfold", "k": 5, "seed": 0}),
+    (SampleKFold(4, seed=2), {"name": "sample-kfold", "k": 4, "seed": 2}),
+]
+
+
+@pytest.mark.parametrize(("protocol", "stored"), STORED_PROTOCOLS, ids=lambda x: getattr(x, "name", ""))
+def test_protocols_round_trip_through_the_registry_and_are_frozen(protocol, stored):
+    assert protocol.to_dict() == stored and list(protocol.to_dict()) == list(stored)
+    assert make_protocol(protocol.to_dict()) == protocol
+    assert make_protocol(json.loads(json.dumps(protocol.to_dict()))) == protocol
+    assert make_protocol(protocol.name) == type(protocol)()
+    assert PROTOCOLS[protocol.name] is type(protocol)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        protocol.seed = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        protocol.k = 3  # type: ignore[misc]
+
+
+def test_subject_independence_is_a_fact_of_the_class():
+    assert LOSO.subject_independent and LODO.subject_independent and SubjectKFold.subject_independent
+    assert not SampleKFold.subject_independent and not SampleKFold(3).subject_independent
+    assert "subject_independent" not in SampleKFold().to_dict()
+
+
+@pytest.mark.parametrize("cls", [SubjectKFold, SampleKFold])
+@pytest.mark.parametrize("k", [1, 0, -3, 2.5, "5", True])
+def test_k_fold_protocols_reject_k_below_2_in_their_shared_base(cls, k):
+    assert issubclass(cls, KFoldProtocol)
+    with pytest.raises(ConfigError, match=f"{cls.__name__} needs k >= 2"):
+        cls(k=k)
+    with pytest.raises(ConfigError, match="needs k >= 2"):
+        make_protocol({"name": cls.name, "k": k})
+    assert cls(k=2).k == 2
+
+
+def test_sample_kfold_warns_on_every_split():
+    labels, groups = [0, 1] * 10, [f"d/s{i % 4}" for i in range(20)]
+    protocol = SampleKFold(2)
+    for _ in range(2):
+        with pytest.warns(SubjectLeakageWarning):
+            protocol.split(labels, groups)
+
+
+def test_unknown_protocol_name_or_field_is_a_config_error_listing_the_valid_ones():
+    for spec in ("kfold", {"name": "leave-one-out"}, {"k": 5}):
+        with pytest.raises(ConfigError, match="unknown protocol") as err:
+            make_protocol(spec)
+        assert all(name in str(err.value) for name in ("loso", "lodo", "subject-kfold", "sample-kfold"))
+    with pytest.raises(ConfigError, match=r"unknown SubjectKFold field\(s\) \['folds'\]") as err:
+        make_protocol({"name": "subject-kfold", "folds": 5})
+    assert "['k', 'seed', 'stratified']" in str(err.value)
+    with pytest.raises(ConfigError, match=r"unknown LOSO field\(s\) \['k'\]"):
+        make_protocol({"name": "loso", "k": 5})
+
+
 # ----------------------------------------------------------------------------------- fold jobs
 
 def test_sharded_loso_merged_equals_unsharded_and_reruns_skip(tmp_path):
@@ -310,3 +376,16 @@ def test_sigkill_during_loso_then_rerun_matches_uninterrupted(tmp_path):
     a = pd.read_csv(tmp_path / "killed" / "predictions.csv")
     b = pd.read_csv(tmp_path / "clean" / "predictions.csv")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_subject_kfold_unstratified_is_a_different_whole_subject_split():
+    labels = np.repeat([0, 1, 2, 0, 1, 2, 0, 0], 3)
+    groups = [f"d/s{i // 3}" for i in range(len(labels))]
+    for stratified in (True, False):
+        folds = SubjectKFold(4, seed=0, stratified=stratified).split(labels, groups)
+        tested = np.concatenate([f.test for f in folds])
+        assert sorted(tested.tolist()) == list(range(len(labels)))
+        for f in folds:
+            assert not {groups[i] for i in f.train} & {groups[i] for i in f.test}
+    plain = SubjectKFold(4, seed=0, stratified=False).split(labels, groups)
+    assert [len(f.test) for f in plain] == [6, 6, 6, 6]          # GroupKFold balances sizes

@@ -18,22 +18,20 @@ from torch.utils.data import Dataset
 
 from hsta_edu import create_model
 from hsta_edu.errors import CheckpointError, ConfigError
+from hsta_edu.model.checkpoints import load_model, load_video_pretrained, save_model
 from hsta_edu.train import (
     RECIPES,
     TrainConfig,
     WarmupCosine,
-    load_model,
-    load_video_pretrained,
     param_groups,
     recipe,
-    save_model,
     set_seed,
     train,
 )
+from tests.configs import TINY_16PX_2FRAMES
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(num_classes=3, img_size=16, special_img_size=16, patch_size=8, special_patch_size=8, num_frames=2,
-            embed_dim=32, special_embed_dim=32, num_heads=2, special_num_heads=2)
+TINY = TINY_16PX_2FRAMES
 
 
 class ToyClips(Dataset):

@@ -78,6 +78,13 @@ class PrepConfig:
     - ``clip_norm``: standardise each clip's images by the clip's own mean and std (per channel).
     - train-time augmentation, the same for every frame of a clip: ``flip`` (horizontal),
       ``shift`` (up to this many px, integer), ``photometric`` (gain and offset jitter, relative).
+    - ``special_size``: side of the special tensor when it differs from ``img_size`` (None: the
+      same). The special frames are prepared at ``img_size`` and their top-left ``special_size``
+      px are kept, which is what the reference's strided special tubelet reads (``hsta-base``:
+      216 of 224).
+
+    `PrepConfig.for_model(model)` gives the preparation a model needs (sizes, frame count,
+    special input; a pretrained model's own preprocessing) with any other option as override.
     """
     img_size: int = 224
     num_frames: int = 6
@@ -101,6 +108,7 @@ class PrepConfig:
     flip: bool = True
     shift: int = 2
     photometric: float = 0.1
+    special_size: int | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
@@ -149,6 +157,43 @@ class PrepConfig:
             raise bad("shift", "must be an int >= 0 (px)")
         if not 0 <= self.photometric < 1:
             raise bad("photometric", "must be in [0, 1)")
+        if self.special_size is not None:
+            if not isinstance(self.special_size, (int, np.integer)) or not 8 <= self.special_size <= self.img_size:
+                raise bad("special_size", f"must be None or an int in 8..img_size ({self.img_size})")
+            if self.special_size == self.img_size:
+                object.__setattr__(self, "special_size", None)
+
+    #: the fields that follow the model's configuration (see `for_model`)
+    MODEL_FIELDS = ("img_size", "num_frames", "special", "special_size")
+
+    @classmethod
+    def for_model(cls, model_or_config: Any, **overrides: Any) -> PrepConfig:
+        """The preparation ``model_or_config`` (an HSTA model or its HSTAConfig) takes.
+
+        Sizes, frame count and special input come from the configuration's ``img_size``,
+        ``special_img_size``, ``num_frames`` and ``special_input`` (read as attributes: the data
+        layer never imports the model). A model that carries its own ``prep_config`` (a
+        pretrained one) starts from it; any other PrepConfig option is an override
+        (ConfigError for unknown names, or for one that would contradict the model)."""
+        config = getattr(model_or_config, "config", model_or_config)
+        missing = [a for a in ("img_size", "special_img_size", "num_frames", "special_input")
+                   if not hasattr(config, a)]
+        if missing:
+            raise ConfigError(f"PrepConfig.for_model needs a model or model configuration; "
+                              f"{type(config).__name__} has no {missing}")
+        check_fields(cls, overrides, "PrepConfig option(s)")
+        clash = sorted(set(overrides) & set(cls.MODEL_FIELDS))
+        if clash:
+            raise ConfigError(f"PrepConfig.for_model: {clash} follow the model (change the model's "
+                              "img_size, special_img_size, num_frames or special_input instead)")
+        if config.special_img_size > config.img_size:
+            raise ConfigError(f"special_img_size {config.special_img_size} > img_size {config.img_size}: "
+                              "the special frames are cut from frames prepared at img_size")
+        base = getattr(model_or_config, "prep_config", None)
+        start = base.to_dict() if isinstance(base, PrepConfig) else {}
+        follow = {"img_size": int(config.img_size), "num_frames": int(config.num_frames),
+                  "special": str(config.special_input), "special_size": int(config.special_img_size)}
+        return cls.from_dict({**start, **follow, **overrides})
 
     def replace(self, **changes: Any) -> PrepConfig:
         return dataclasses.replace(self, **changes)
@@ -610,7 +655,8 @@ def check_tensors(video: torch.Tensor, special: torch.Tensor, cfg: PrepConfig, w
     """DataError naming ``where`` unless video is (3, T, S, S) and special (3, 2, S, S), float32 and
     (with ``finite``) free of NaN/inf."""
     S, T = cfg.img_size, cfg.num_frames
-    for name, t, shape in (("video", video, (3, T, S, S)), ("special", special, (3, 2, S, S))):
+    P = cfg.special_size or S
+    for name, t, shape in (("video", video, (3, T, S, S)), ("special", special, (3, 2, P, P))):
         if tuple(t.shape) != shape:
             raise DataError(f"{where}: {name} has shape {tuple(t.shape)}, expected {shape}")
         if t.dtype != torch.float32:
@@ -659,7 +705,8 @@ def _apply_augment(x: torch.Tensor, aug: dict[str, Any], photometric: bool = Tru
 
 def assemble(prepared: PreparedClip, cfg: PrepConfig, *, train: bool = False,
              generator: torch.Generator | None = None, where: str = "clip") -> tuple[torch.Tensor, torch.Tensor]:
-    """Tensors from a `PreparedClip`: ``video`` (3, T, S, S) and ``special`` (3, 2, S, S), float32.
+    """Tensors from a `PreparedClip`: ``video`` (3, T, S, S) and ``special`` (3, 2, S', S'), float32
+    (S' = ``special_size`` or S).
 
     Test time (``train=False``) is deterministic; train time jitters the T positions when
     ``cfg.jitter`` and applies the clip-level augmentation (``flip``, ``shift``, ``photometric``).
@@ -704,8 +751,10 @@ def assemble(prepared: PreparedClip, cfg: PrepConfig, *, train: bool = False,
             raise DataError(f"{where}: optical flow holds NaN or infinite values")
     else:
         second = apex_n
-    special = torch.stack([onset_n, second], dim=1).contiguous()
-    video = video.contiguous()
+    special = torch.stack([onset_n, second], dim=1)
+    if cfg.special_size:   # the top-left square the model's strided special tubelet reads
+        special = special[..., : cfg.special_size, : cfg.special_size]
+    special, video = special.contiguous(), video.contiguous()
     check_tensors(video, special, cfg, where, finite=False)   # built from uint8 (+ checked flow): finite
     return video, special
 

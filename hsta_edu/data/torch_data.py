@@ -84,6 +84,14 @@ class MERDataset(Dataset):
                                   where=self.index.clips[i].uid)
         return video, special, torch.tensor(self.labels[i], dtype=torch.int64)
 
+    def train_view(self) -> MERDataset:
+        """The same clips with train-time sampling and augmentation, sharing the decoded clips."""
+        return self.subset(range(len(self)), train=True)
+
+    def test_view(self) -> MERDataset:
+        """The same clips with deterministic test-time sampling, sharing the decoded clips."""
+        return self.subset(range(len(self)), train=False)
+
     def subset(self, indices: Sequence[int] | np.ndarray, train: bool | None = None) -> MERDataset:
         """A dataset of the clips at ``indices`` (same classes, shared in-memory clips), e.g. one LOSO fold."""
         idx = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
@@ -98,7 +106,8 @@ class MERDataset(Dataset):
 
 class SpecialCrop(Dataset):
     """View of a (video, special, label) dataset whose special frames are cropped to the top-left
-    ``size`` x ``size`` pixels.
+    ``size`` x ``size`` pixels. ``PrepConfig(special_size=...)`` (which `PrepConfig.for_model`
+    sets) does the same inside `MERDataset`; this view serves other datasets.
 
     ``hsta-base`` takes 216 px special frames: the reference feeds 224 px frames to a stride-12
     tubelet conv that only ever sees their top-left 216 x 216, so cropping a 224 px preparation

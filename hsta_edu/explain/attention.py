@@ -23,20 +23,9 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 
 from ..errors import ConfigError
+from ..model.hsta import check_modality, other
 
-MODALITIES = ("video", "special")
 HEAD_FUSIONS = ("mean", "max", "min")
-
-
-def other_modality(modality: str) -> str:
-    """'video' <-> 'special'."""
-    _check_modality(modality)
-    return "special" if modality == "video" else "video"
-
-
-def _check_modality(modality: str) -> None:
-    if modality not in MODALITIES:
-        raise ConfigError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
 
 
 # --------------------------------------------------------------------------- token <-> grid
@@ -148,7 +137,7 @@ class TokenLayout:
 
 def layout(att: Any, modality: str) -> TokenLayout:
     """The TokenLayout of ``modality`` from an ``AttentionMaps`` (its ``grids`` and ``patch``)."""
-    _check_modality(modality)
+    check_modality(modality)
     if modality not in att.grids:
         raise ConfigError(f"the model has no {modality!r} modality (has {sorted(att.grids)})")
     return TokenLayout(tuple(att.grids[modality]), tuple(att.patch[modality]))
@@ -175,7 +164,7 @@ def capture_attention(model: torch.nn.Module, video: torch.Tensor, special: torc
 
 def usta_maps(att: Any, modality: str, stages: Sequence[int] | None = None) -> list[torch.Tensor]:
     """Every USTA map of ``modality`` in forward order (stage 0 block 0 first), each (B, heads, 1+N, 1+N)."""
-    _check_modality(modality)
+    check_modality(modality)
     chosen = range(len(att.usta)) if stages is None else stages
     out: list[torch.Tensor] = []
     for s in chosen:
@@ -295,9 +284,9 @@ def csta_tokens(att: Any, modality: str, stage: int | None = None,
     Returns ``(weights (B, N_other), self_weight (B,))``: the share given to each of the other
     modality's patch tokens (renormalised to sum to 1) and the share the projected [CLS]
     kept for itself. ``stage=None`` averages the stages. Draw the weights on
-    ``layout(att, other_modality(modality))``.
+    ``layout(att, other(modality))``.
     """
-    _check_modality(modality)
+    check_modality(modality)
     stages = range(len(att.csta)) if stage is None else [stage]
     rows = [fuse_heads(m.float(), head)[:, 0] for s in stages if (m := _get(att.csta[s], modality)) is not None]
     if not rows:
@@ -325,7 +314,7 @@ def attention_map(att: Any, modality: str, method: str = "rollout", *, stage: in
     elif method == "attention":
         tokens = cls_attention_tokens(att, modality, stage, block, head)
     elif method == "csta":
-        tokens, _ = csta_tokens(att, other_modality(modality), stage, head)
+        tokens, _ = csta_tokens(att, other(modality), stage, head)
     else:
         raise ConfigError(f"unknown attention method {method!r}; expected one of {ATTENTION_METHODS}")
     m = lay.to_frames(tokens, smooth=smooth)

@@ -21,6 +21,18 @@ from .usta import USTA
 MODALITIES = ("special", "video")  # canonical order: the head reads concat(CLS_special, CLS_video)
 
 
+def check_modality(modality: str) -> str:
+    """``modality`` itself, or ConfigError when it is not "special" or "video"."""
+    if modality not in MODALITIES:
+        raise ConfigError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
+    return modality
+
+
+def other(modality: str) -> str:
+    """The other branch: 'video' <-> 'special' (CSTA pairs each branch with the other)."""
+    return MODALITIES[1 - MODALITIES.index(check_modality(modality))]
+
+
 class Branch(NamedTuple):
     """The sizes of one modality's branch. ``blocks`` holds the USTA blocks of every stage."""
 
@@ -168,7 +180,7 @@ class HSTAConfig:
         if modality == "special":
             return Branch(2, self.special_img_size, self.special_patch_size, self.special_embed_dim,
                           self.special_num_heads, self.special_mlp_ratio, self.blocks("special"))
-        raise ConfigError(f"unknown modality {modality!r}; choose one of {MODALITIES}")
+        raise ConfigError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
 
     @property
     def csta_active(self) -> bool:
@@ -251,8 +263,8 @@ class HSTAStage(nn.Module):
                                 cfg.attn_drop_rate, drop_path[m])
         self.csta = nn.ModuleDict()
         if cfg.csta_active:
-            for m, other in (("special", "video"), ("video", "special")):
-                to = cfg.branch(other)
+            for m in MODALITIES:
+                to = cfg.branch(other(m))
                 self.csta[m] = CSTA(cfg.branch(m).dim, to.dim, to.heads, cfg.attn_drop_rate, cfg.drop_rate)
 
     def forward(self, tokens: dict[str, torch.Tensor], maps: AttentionMaps | None = None):
@@ -265,8 +277,8 @@ class HSTAStage(nn.Module):
         csta_maps: dict[str, torch.Tensor] = {}
         if len(self.csta):
             new_cls = {}
-            for m, other in (("special", "video"), ("video", "special")):
-                out = self.csta[m](tokens[m][:, :1], tokens[other][:, 1:], return_attention=maps is not None)
+            for m in MODALITIES:
+                out = self.csta[m](tokens[m][:, :1], tokens[other(m)][:, 1:], return_attention=maps is not None)
                 if maps is not None:
                     new_cls[m], csta_maps[m] = out
                 else:

@@ -314,3 +314,41 @@ def test_prep_config_dict_round_trip():
     assert PrepConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="bogus"):
         PrepConfig.from_dict({"bogus": 1})
+
+
+def test_for_model_reads_the_model_and_keeps_overrides():
+    import hsta_edu
+    from hsta_edu.errors import ConfigError
+
+    model = hsta_edu.create_model("hsta-tiny", num_classes=3, special_input="flow", num_frames=4)
+    prep = PrepConfig.for_model(model, magnify=0, face="none")
+    assert (prep.img_size, prep.num_frames, prep.special, prep.special_size) == (48, 4, "flow", None)
+    assert prep.magnify == 0 and prep.face == "none"
+    assert PrepConfig.for_model(model.config) == PrepConfig.for_model(model)       # model or its config
+    base = hsta_edu.model.hsta.preset_config("hsta-base")
+    assert PrepConfig.for_model(base).special_size == 216 and PrepConfig.for_model(base).img_size == 224
+    model.prep_config = PrepConfig(img_size=48, num_frames=4, special="flow", shift=0)   # a pretrained model's own
+    assert PrepConfig.for_model(model).shift == 0
+    with pytest.raises(ConfigError, match="follow the model"):
+        PrepConfig.for_model(model, img_size=64)
+    with pytest.raises(ConfigError, match="unknown PrepConfig option"):
+        PrepConfig.for_model(model, nope=1)
+    with pytest.raises(ConfigError, match="needs a model or model configuration"):
+        PrepConfig.for_model(object())
+
+
+def test_special_size_crops_the_special_tensor_top_left(tmp_path):
+    from hsta_edu.data.clip import DatasetIndex
+    from hsta_edu.data.torch_data import MERDataset
+
+    clip, _ = write_clip(tmp_path / "c")
+    index = DatasetIndex("synthme", [clip], ["surprise"])
+    full = MERDataset(index, PrepConfig(img_size=24, num_frames=2, face="none"))
+    cut = MERDataset(index, PrepConfig(img_size=24, num_frames=2, face="none", special_size=18))
+    v, s, _ = full[0]
+    v2, s2, _ = cut[0]
+    assert s2.shape == (3, 2, 18, 18) and torch.equal(s2, s[..., :18, :18]) and torch.equal(v, v2)
+    assert cut.train_view().train and not cut.train_view().test_view().train
+    assert PrepConfig(img_size=24, special_size=24).special_size is None
+    with pytest.raises(ConfigError, match="special_size"):
+        PrepConfig(img_size=24, special_size=32)

@@ -1,4 +1,4 @@
-"""SynthME (hsta_edu/data/synth.py): determinism, timing, amplitude, masks, class regions, on-disk format."""
+"""SynthME (hsta_edu/data/synth/): determinism, timing, amplitude, masks, class regions, on-disk format."""
 
 from __future__ import annotations
 
@@ -163,6 +163,18 @@ def test_generate_refuses_to_clobber(corpus, tmp_path):
     (tmp_path / "mine.txt").write_text("x")
     with pytest.raises(DataError, match="mine.txt"):
         generate_synthme(tmp_path, SMALL, progress=False)
+
+
+def test_python_m_synth_writes_a_corpus_and_reports_errors_in_one_line(tmp_path, capsys):
+    out = tmp_path / "c"
+    argv = ["--out", str(out), "--preset", "benchmark", "--subjects", "1", "--clips-per-class", "1", "--no-progress"]
+    assert synth.main(argv) == 0
+    assert json.loads((out / "synthme.json").read_text())["config"] == BENCHMARK_CONFIG.replace(
+        n_subjects=1, clips_per_class=1).to_dict()
+    assert "SynthME written to" in capsys.readouterr().out
+    assert synth.main(argv) == 2                          # an existing corpus without --overwrite
+    err = capsys.readouterr().err
+    assert "error:" in err and "overwrite" in err and "Traceback" not in err
 
 
 def test_round_trip_through_casme2_loader(corpus):

@@ -5,7 +5,7 @@ import hsta_edu
 from hsta_edu.errors import ConfigError
 from hsta_edu.explain import attribution as X
 
-from .conftest import TINY
+from ..configs import TINY_16PX_4FRAMES
 
 FAST = {
     "integrated_gradients": {"n_steps": 8, "internal_batch_size": 4},
@@ -91,7 +91,7 @@ def test_facial_regions_and_region_ablation(tiny_model, inputs):
 
 
 def test_single_modality_model(inputs):
-    model = hsta_edu.create_model("hsta-tiny", **{**TINY, "modalities": ("video",)}).eval()
+    model = hsta_edu.create_model("hsta-tiny", **{**TINY_16PX_4FRAMES, "modalities": ("video",)}).eval()
     a = X.integrated_gradients(model, inputs[0], None, n_steps=4)
     assert set(a.inputs) == {"video"} and a.video.shape == inputs[0].shape
     with pytest.raises(ConfigError):

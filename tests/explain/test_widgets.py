@@ -89,9 +89,9 @@ def test_block_control_follows_the_stage_when_stages_differ():
     """Stage 0 has 3 video blocks, stage 1 one: the block choice is checked and clamped per stage."""
     import hsta_edu
 
-    from .conftest import TINY
+    from ..configs import TINY_16PX_4FRAMES
     torch.manual_seed(0)
-    uniform = {k: v for k, v in TINY.items() if k not in ("num_stages", "video_blocks", "special_blocks")}
+    uniform = {k: v for k, v in TINY_16PX_4FRAMES.items() if k not in ("num_stages", "video_blocks", "special_blocks")}
     model = hsta_edu.create_model("hsta-tiny", **uniform, stage_blocks=((1, 3), (1, 1))).eval()
     ex = Explorer(model, _Data(1), ["attention"], widgets=True)
     ex.set(modality="video", stage=0, block=2)

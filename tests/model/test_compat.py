@@ -8,18 +8,15 @@ from hsta_edu.errors import CheckpointError, ConfigError, DataError
 from hsta_edu.io import atomic_torch_save
 from hsta_edu.model.hsta import HSTA
 
+from ..configs import SMALL_REFERENCE_48PX
 from .reference_forward import random_reference_state_dict, reference_forward, reference_keys
-
-SMALL = {"img_size": [48, 48], "patch_size": [12, 16], "embed_dim": [48, 96], "num_heads": [3, 3],
-         "mlp_ratio": [4, 4, 1], "depth": [[1, 2, 0], [1, 2, 0]], "all_frames": [2, 6], "num_classes": 3,
-         "model_header_mode": 2, "tubelet_size": 2}
 
 
 @pytest.fixture(scope="module")
 def own_fixture():
     """The project's own reference-format fixture: seeded weights in the reference's names and the
     logits of an independent functional statement of the reference computation."""
-    cfg = dict(SMALL, embed_dim=[24, 36])
+    cfg = dict(SMALL_REFERENCE_48PX, embed_dim=[24, 36])
     sd = random_reference_state_dict(cfg, seed=3)
     x = torch.randn(2, 3, 8, 48, 48, generator=torch.Generator().manual_seed(4))
     return {"config": cfg, "state_dict": sd, "input": x, "logits": reference_forward(sd, cfg, x)}
@@ -73,7 +70,7 @@ def test_bad_keys_and_configs():
     with pytest.raises(CheckpointError, match="no config"):
         load_reference_checkpoint({"head.weight": torch.zeros(1)})
     with pytest.raises(ConfigError, match="extra fusion block"):
-        load_reference_checkpoint({}, config=dict(SMALL, depth=[[1, 2, 0], [2, 2, 1]]))
+        load_reference_checkpoint({}, config=dict(SMALL_REFERENCE_48PX, depth=[[1, 2, 0], [2, 2, 1]]))
 
 
 def test_unsafe_or_corrupt_file(tmp_path):
@@ -98,7 +95,7 @@ VARIANTS = {
 
 
 def _variant(change: dict) -> dict:
-    return {**SMALL, "embed_dim": [24, 36], **change}
+    return {**SMALL_REFERENCE_48PX, "embed_dim": [24, 36], **change}
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -122,7 +119,7 @@ def test_reference_sizes_are_accepted_as_they_are():
     """Like the paper's 224 px special frames under a stride-12 tubelet (which reads 216), a
     40 px input under a stride-12 special tubelet reads 36: the loaded model takes the 40 px
     the reference takes, alone or split, and gives the reference's logits."""
-    cfg = dict(SMALL, img_size=[40, 40], patch_size=[12, 8], embed_dim=[24, 32], num_heads=[2, 4])
+    cfg = dict(SMALL_REFERENCE_48PX, img_size=[40, 40], patch_size=[12, 8], embed_dim=[24, 32], num_heads=[2, 4])
     sd = random_reference_state_dict(cfg, seed=2)
     x = torch.randn(2, 3, 8, 40, 40, generator=torch.Generator().manual_seed(9))
     want = reference_forward(sd, cfg, x)
@@ -169,4 +166,4 @@ def test_reference_base_takes_224_px_special_frames(shared_dir):
 ])
 def test_configurations_that_fit_no_model_fail_clearly(change, needle):
     with pytest.raises(ConfigError, match=needle):
-        load_reference_checkpoint({}, config=dict(SMALL, **change))
+        load_reference_checkpoint({}, config=dict(SMALL_REFERENCE_48PX, **change))

@@ -39,7 +39,7 @@ OBJECTIVE_PATTERNS = ("CASME2-ObjectiveClasses.xlsx", "CASME2*Objective*.xls*")
 SHEET = "Sheet1"
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion")
 OBJECTIVE_COLUMNS = ("Subject", "Filename", "Objective Class")
-SYNTH_MARKER = "synthme.json"
+SYNTH_MARKER = "synthme.json"   # SynthME's marker file (hsta_edu.data.synth writes it)
 FRAME_LAYOUTS = {
     "raw": (("CASME2_RAW_selected", "CASME2_RAW", "CASME2-RAW", "RAW_selected"),
             re.compile(r"^img(?P<n>\d+)\.(jpe?g|png|bmp)$", re.IGNORECASE)),
@@ -51,6 +51,25 @@ FRAME_LAYOUTS = {
 def _annotation(root: Path) -> Path:
     from .sheets import find_file
     return find_file(root, ANNOTATION_PATTERNS, "CASME II annotation CASME2-coding-20140508.xlsx")
+
+
+def read_marker(folder: str | Path) -> dict | None:
+    """The SynthME marker ``synthme.json`` of ``folder`` as a dict; None when the folder has none.
+
+    The one reader of the marker (the loader, the CLI and SynthME use it). AnnotationError naming
+    the file when it cannot be read, is not JSON, or is JSON but not an object.
+    """
+    path = Path(folder) / SYNTH_MARKER
+    if not path.is_file():
+        return None
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AnnotationError(f"unreadable SynthME marker ({exc})", file=str(path)) from exc
+    if not isinstance(marker, dict):
+        raise AnnotationError(f"SynthME marker is not a JSON object (got {type(marker).__name__})",
+                              file=str(path))
+    return marker
 
 
 def casme2_subject(value: object, *, file: str | None = None, row: int | None = None) -> str:
@@ -81,15 +100,7 @@ def load_casme2(root: str | Path, scheme: str = "native", frames: str = "raw", *
     if frames not in FRAME_LAYOUTS:
         raise DataError(f"frames must be 'raw' or 'cropped', got {frames!r}")
     ann = Path(annotation) if annotation is not None else _annotation(root)
-    marker = root / SYNTH_MARKER
-    synth: dict | None = None
-    if marker.is_file():
-        try:
-            synth = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AnnotationError(f"unreadable SynthME marker ({exc})", file=str(marker)) from exc
-        if not isinstance(synth, dict):
-            raise AnnotationError("SynthME marker is not a JSON object", file=str(marker))
+    synth = read_marker(root)
     name = "synthme" if synth is not None else "casme2"
     classes = synth.get("classes") if synth else None
     label_scheme = get_scheme(name, scheme, tuple(str(c) for c in classes) if isinstance(classes, list) else None)

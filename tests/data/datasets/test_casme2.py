@@ -3,6 +3,7 @@ import json
 import pytest
 
 from hsta_edu.data.datasets import load_casme2, load_dataset
+from hsta_edu.data.datasets.casme2 import read_marker
 from hsta_edu.data.datasets.rows import UnsafePathError
 from hsta_edu.errors import AnnotationError, FrameError
 
@@ -79,6 +80,24 @@ def test_synthme_emotion_words_map_through_the_marker(tmp_path, fx):
                              "surprise": "surprise"}})
     ix = load_casme2(tmp_path)
     assert ix.class_counts() == {"negative": 2, "positive": 1, "surprise": 1} and not ix.dropped
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"], ids=["not-json", "json-list"])
+def test_corrupt_synthme_marker_is_an_annotation_error_naming_the_file(tmp_path, fx, content):
+    fx.build_casme2(tmp_path, fx.casme2_rows()[2:4], synth_marker={"classes": ["negative"]})
+    marker = tmp_path / "synthme.json"
+    marker.write_text(content)
+    with pytest.raises(AnnotationError, match="SynthME marker") as err:
+        load_dataset(tmp_path)
+    assert str(marker) in str(err.value) and err.value.file == str(marker)
+    with pytest.raises(AnnotationError, match="SynthME marker"):
+        read_marker(tmp_path)
+
+
+def test_read_marker_without_a_marker_is_none(tmp_path):
+    assert read_marker(tmp_path) is None and read_marker(tmp_path / "missing") is None
+    (tmp_path / "synthme.json").write_text('{"scheme": "megc3"}')
+    assert read_marker(tmp_path) == {"scheme": "megc3"}
 
 
 def test_committed_data_samples_load():

@@ -1,21 +1,11 @@
-"""Evaluation that can be trusted: MEGC metrics, protocols as objects, folds as resumable jobs.
+"""Protocol runs as resumable jobs: one model per fold, each fold's predictions saved as it ends.
 
-- Metrics (UF1, UAR, accuracy, per-class report, confusion matrix) come from scikit-learn
-  and are computed on predictions **pooled over all folds** (the MEGC definition), with
-  per-fold and per-dataset breakdowns (groups are ``dataset/subject``).
-- Protocols: `LOSO` (one fold per subject, ``LeaveOneGroupOut``), `LODO` (leave one
-  dataset out: train on the other corpora of a composite, test on one), `SubjectKFold`
-  (subject-grouped, stratified k-fold) and `SampleKFold` (the paper's clip-level k-fold,
-  which puts one subject in train and test and warns so).
-- Train-only clips (the paper's Table 7: CAS(ME)^3 macro-expressions as extra training
-  data): clips marked ``clip.meta["train_only"]`` (or given by ``train_only=``) never enter
-  a test fold; each fold trains on them unless their subject is in its test fold, and the
-  metrics are pooled over the other (micro-expression) clips only.
-- `run_protocol` trains one model per fold with a fixed epoch budget (or picks the epoch on a
-  validation split of *training* subjects only: never on the test fold), saves each fold's
-  predictions atomically as it ends, skips finished folds on a rerun, runs a slice with
-  ``shard=(i, n)``, and `merge_run` pools the folds into ``metrics.json``, ``predictions.csv``,
-  ``confusion.png`` and ``report.md``.
+`run_protocol` trains one model per fold with a fixed epoch budget (or picks the epoch on a
+validation split of *training* subjects only: never on the test fold), saves each fold's
+predictions atomically, skips finished folds on a rerun, runs a slice with ``shard=(i, n)``,
+and `merge_run` pools the folds into ``metrics.json``, ``predictions.csv``, ``per_fold.csv``,
+``confusion.png`` and ``report.md``. A run folder's ``config.json`` holds a fingerprint of
+everything that decides its results; a rerun with another fingerprint is refused.
 """
 
 from __future__ import annotations
@@ -25,239 +15,25 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, recall_score
-from sklearn.model_selection import (
-    GroupShuffleSplit,
-    LeaveOneGroupOut,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-)
+from sklearn.model_selection import GroupShuffleSplit
 from torch import nn
 from torch.utils.data import Dataset, Subset
 from tqdm.auto import tqdm
 
-from .errors import ConfigError, DataError
-from .io import atomic_write_json, atomic_write_text
-from .train import TrainConfig, dataset_labels, predict, set_seed, train
+from ..errors import ConfigError, DataError
+from ..io import atomic_write_json, atomic_write_text
+from ..train import RUNTIME_FIELDS, TrainConfig, dataset_labels, predict, set_seed, train
+from .metrics import compute_metrics, metrics_table
+from .protocols import Fold, MissingClassWarning, Protocol, parse_shard, protocol_folds, train_only_mask
 
-__all__ = [
-    "compute_metrics", "metrics_table", "Fold", "Protocol", "LOSO", "LODO", "SubjectKFold", "SampleKFold",
-    "SubjectLeakageWarning", "make_protocol", "run_protocol", "merge_run", "RunResult", "parse_shard",
-    "protocol_folds", "train_only_mask",
-]
+__all__ = ["RunResult", "run_protocol", "merge_run"]
 
-
-# ----------------------------------------------------------------------------------- metrics
-
-def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str] | None = None,
-                    ) -> dict[str, Any]:
-    """UF1, UAR, accuracy, confusion matrix and per-class report of one set of predictions.
-
-    UF1 = mean over classes of 2TP / (2TP + FP + FN) (``f1_score(average="macro")``);
-    UAR = mean over classes of TP / n_c (``recall_score(average="macro")``). The classes
-    averaged over are those present in ``y_true`` or ``y_pred`` (scikit-learn's default): a
-    class absent from both has no defined score and is not counted as zero; it is listed in
-    ``absent_classes`` (and still has its row and column, all zero, in ``confusion``). Call it on
-    the predictions pooled over all folds for the MEGC numbers.
-    """
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise DataError(f"y_true and y_pred must be 1-D of the same length, got {y_true.shape} and {y_pred.shape}")
-    if len(y_true) == 0:
-        raise DataError("no predictions to score")
-    n_classes = len(classes) if classes is not None else int(max(y_true.max(), y_pred.max())) + 1
-    names = list(classes) if classes is not None else [str(i) for i in range(n_classes)]
-    bad = [int(v) for v in np.unique(np.concatenate([y_true, y_pred])) if not 0 <= v < n_classes]
-    if bad:
-        raise DataError(f"labels {bad} are outside 0..{n_classes - 1} (classes {names})")
-    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
-    report = classification_report(y_true, y_pred, labels=list(range(n_classes)), target_names=names,
-                                   output_dict=True, zero_division=0)
-    return {
-        "uf1": float(f1_score(y_true, y_pred, average="macro", labels=present, zero_division=0)),
-        "uar": float(recall_score(y_true, y_pred, average="macro", labels=present, zero_division=0)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "n_samples": int(len(y_true)),
-        "classes": names,
-        "absent_classes": [names[i] for i in range(n_classes) if i not in present],
-        "confusion": confusion_matrix(y_true, y_pred, labels=list(range(n_classes))).tolist(),
-        "report": report,
-    }
-
-
-def metrics_table(predictions: pd.DataFrame, by: str, classes: Sequence[str] | None = None) -> pd.DataFrame:
-    """UF1 / UAR / accuracy / n per value of column ``by`` (e.g. "fold" or "dataset") of a
-    predictions table with ``y_true`` and ``y_pred`` columns."""
-    rows = []
-    for key, part in predictions.groupby(by, sort=True):
-        m = compute_metrics(part["y_true"], part["y_pred"], classes)
-        rows.append({by: key, "uf1": m["uf1"], "uar": m["uar"], "accuracy": m["accuracy"], "n": m["n_samples"]})
-    return pd.DataFrame(rows)
-
-
-# ----------------------------------------------------------------------------------- protocols
-
-class SubjectLeakageWarning(UserWarning):
-    """The protocol puts clips of one subject in both training and test folds."""
-
-
-class MissingClassWarning(UserWarning):
-    """A fold's training set holds no clip of some class (the fold still trains and is scored;
-    pooled metrics keep every class)."""
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One train/test split: positions into the dataset, and the fold's name (LOSO: the subject)."""
-    index: int
-    name: str
-    train: np.ndarray
-    test: np.ndarray
-
-
-class Protocol:
-    """A cross-validation protocol: ``split(labels, groups) -> list[Fold]``."""
-
-    name = "protocol"
-    subject_independent = True
-
-    def split(self, labels: Sequence[int], groups: Sequence[str]) -> list[Fold]:  # pragma: no cover
-        raise NotImplementedError
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name}
-
-    def _check(self, labels: Sequence[int], groups: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        labels = np.asarray(labels, dtype=np.int64)
-        groups = np.asarray([str(g) for g in groups])
-        if len(labels) != len(groups):
-            raise DataError(f"{len(labels)} labels but {len(groups)} groups")
-        if len(labels) == 0:
-            raise DataError("cannot split an empty dataset")
-        return labels, groups
-
-
-class LOSO(Protocol):
-    """Leave one subject out: one fold per group (``dataset/subject``), in sorted group order."""
-
-    name = "loso"
-
-    def split(self, labels: Sequence[int], groups: Sequence[str]) -> list[Fold]:
-        labels, groups = self._check(labels, groups)
-        if len(set(groups)) < 2:
-            raise DataError(f"LOSO needs at least 2 subjects, got {sorted(set(groups))}")
-        folds = []
-        for i, (tr, te) in enumerate(LeaveOneGroupOut().split(np.zeros(len(labels)), labels, groups)):
-            folds.append(Fold(i, str(groups[te[0]]), tr, te))
-        return folds
-
-
-def dataset_of(group: str) -> str:
-    """The corpus of a LOSO group ``dataset/subject`` ('samm/006' -> 'samm')."""
-    return str(group).split("/", 1)[0]
-
-
-class LODO(Protocol):
-    """Leave one dataset out: one fold per corpus (the part of the group before '/'), trained on
-    the other corpora, as the MEGC composite's cross-database protocol. Fold names are the
-    held-out corpora; `merge_run`'s per-dataset table gives the score per held-out corpus and
-    ``metrics`` the pooled one."""
-
-    name = "lodo"
-
-    def split(self, labels: Sequence[int], groups: Sequence[str]) -> list[Fold]:
-        labels, groups = self._check(labels, groups)
-        datasets = np.asarray([dataset_of(g) for g in groups])
-        if len(set(datasets)) < 2:
-            raise DataError(f"leave-one-dataset-out needs clips of at least 2 datasets, got {sorted(set(datasets))} "
-                            "(load the MEGC2019 composite, or concatenate corpora)")
-        return [Fold(i, str(datasets[te[0]]), tr, te)
-                for i, (tr, te) in enumerate(LeaveOneGroupOut().split(np.zeros(len(labels)), labels, datasets))]
-
-
-class SubjectKFold(Protocol):
-    """k folds of whole subjects, stratified by class where possible (``StratifiedGroupKFold``)."""
-
-    name = "subject-kfold"
-
-    def __init__(self, k: int = 5, seed: int = 0, stratified: bool = True) -> None:
-        if k < 2:
-            raise ConfigError(f"SubjectKFold needs k >= 2, got {k}")
-        self.k, self.seed, self.stratified = k, seed, stratified
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "k": self.k, "seed": self.seed, "stratified": self.stratified}
-
-    def split(self, labels: Sequence[int], groups: Sequence[str]) -> list[Fold]:
-        labels, groups = self._check(labels, groups)
-        if len(set(groups)) < self.k:
-            raise DataError(f"SubjectKFold(k={self.k}) needs at least {self.k} subjects, got {len(set(groups))}")
-        splitter = StratifiedGroupKFold(self.k, shuffle=True, random_state=self.seed)
-        return [Fold(i, f"fold{i}", tr, te)
-                for i, (tr, te) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups))]
-
-
-class SampleKFold(Protocol):
-    """The paper's (and reference code's) clip-level stratified k-fold. Clips of one subject
-    land in both training and test, so scores are optimistic; it warns each time."""
-
-    name = "sample-kfold"
-    subject_independent = False
-
-    def __init__(self, k: int = 5, seed: int = 0) -> None:
-        if k < 2:
-            raise ConfigError(f"SampleKFold needs k >= 2, got {k}")
-        self.k, self.seed = k, seed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "k": self.k, "seed": self.seed}
-
-    def split(self, labels: Sequence[int], groups: Sequence[str]) -> list[Fold]:
-        labels, groups = self._check(labels, groups)
-        warnings.warn("SampleKFold splits clips, not subjects: the same subjects appear in training and test "
-                      "folds, so its scores overstate subject-independent accuracy (use LOSO or SubjectKFold)",
-                      SubjectLeakageWarning, stacklevel=2)
-        splitter = StratifiedKFold(self.k, shuffle=True, random_state=self.seed)
-        return [Fold(i, f"fold{i}", tr, te)
-                for i, (tr, te) in enumerate(splitter.split(np.zeros(len(labels)), labels))]
-
-
-def make_protocol(spec: dict[str, Any] | str) -> Protocol:
-    """Rebuild a protocol from its ``to_dict()`` (or a name: "loso", "lodo", "subject-kfold", "sample-kfold")."""
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-    name = spec.pop("name")
-    if name == "loso":
-        return LOSO()
-    if name == "lodo":
-        return LODO()
-    if name == "subject-kfold":
-        return SubjectKFold(**spec)
-    if name == "sample-kfold":
-        return SampleKFold(**spec)
-    raise ConfigError(f"unknown protocol {name!r}; choose loso, lodo, subject-kfold or sample-kfold")
-
-
-def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """"i/n" or (i, n) -> (i, n) with 0 <= i < n; None stays None."""
-    if text is None:
-        return None
-    try:
-        i, n = (int(x) for x in (text.split("/") if isinstance(text, str) else text))
-    except (ValueError, TypeError):
-        raise ConfigError(f"shard must look like 'i/n' (e.g. 0/4), got {text!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise ConfigError(f"shard {i}/{n}: need 0 <= i < n")
-    return i, n
-
-
-# ----------------------------------------------------------------------------------- runs
 
 @dataclass
 class RunResult:
@@ -289,7 +65,7 @@ class RunResult:
         return out
 
     def plot_confusion(self, normalize: bool = True, **kwargs: Any):
-        from .viz import plot_confusion
+        from ..viz import plot_confusion
         if self.metrics is None:
             raise DataError(f"run {self.run_dir} is not complete: {len(self.folds_done)}/{self.n_folds} folds")
         return plot_confusion(self.metrics["confusion"], self.metrics["classes"], normalize=normalize, **kwargs)
@@ -322,52 +98,6 @@ def _classes(dataset: Dataset) -> list[str]:
     if classes is None:
         return [str(i) for i in range(int(dataset_labels(dataset).max()) + 1)]
     return [str(c) for c in classes]
-
-
-def train_only_mask(dataset: Dataset, train_only: Sequence[bool] | bool | None = None) -> np.ndarray:
-    """Which items are train-only: ``train_only`` as given (a mask, or False for none), else the
-    dataset's clips marked ``clip.meta["train_only"]`` (CAS(ME)^3 macro-expressions loaded with
-    ``macro=True``)."""
-    n = len(dataset)
-    if train_only is False:
-        return np.zeros(n, dtype=bool)
-    if train_only is not None and train_only is not True:
-        mask = np.asarray(train_only)
-        if mask.shape != (n,) or mask.dtype != bool:
-            raise DataError(f"train_only must be {n} booleans (one per clip), got shape {mask.shape} "
-                            f"dtype {mask.dtype}")
-        return mask
-    base = dataset.dataset if isinstance(dataset, Subset) else dataset
-    clips = getattr(getattr(base, "index", None), "clips", None)
-    if clips is None:
-        return np.zeros(n, dtype=bool)
-    mask = np.asarray([bool(c.meta.get("train_only", False)) for c in clips], dtype=bool)
-    return mask[list(dataset.indices)] if isinstance(dataset, Subset) else mask
-
-
-def protocol_folds(protocol: Protocol, labels: Sequence[int], groups: Sequence[str],
-                   train_only: np.ndarray | None = None) -> list[Fold]:
-    """The folds of ``protocol`` over the clips, with train-only clips never in a test fold.
-
-    The protocol splits the other clips; each fold then also trains on every train-only
-    clip whose group (subject) is not among the fold's test groups. Positions refer to
-    the whole dataset."""
-    labels = np.asarray(labels, dtype=np.int64)
-    groups_arr = np.asarray([str(g) for g in groups])
-    if train_only is None or not train_only.any():
-        return protocol.split(labels, groups_arr)
-    main = np.flatnonzero(~train_only)
-    extra = np.flatnonzero(train_only)
-    if len(main) == 0:
-        raise DataError("every clip is train-only: there is nothing to test on")
-    folds = []
-    for f in protocol.split(labels[main], groups_arr[main]):
-        test = main[f.test]
-        test_groups = set(groups_arr[test])
-        keep = np.asarray([g not in test_groups for g in groups_arr[extra]], dtype=bool)
-        train = np.sort(np.concatenate([main[f.train], extra[keep]]))
-        folds.append(Fold(f.index, f.name, train, test))
-    return folds
 
 
 def _fold_file(run_dir: Path, index: int) -> Path:
@@ -406,35 +136,12 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
         raise DataError("train_dataset must hold the same clips in the same order as dataset")
     groups = _groups(dataset)
     uids = _uids(dataset)
-    classes = _classes(dataset)
     extra = train_only_mask(dataset, train_only)
     folds = protocol_folds(protocol, labels, groups, extra)
-
-    fold_cfg = cfg
-    if val_subjects:
-        fold_cfg = TrainConfig.from_dict({**cfg.to_dict(), "select": "best_val"})
-    config = {
-        "format": "hsta_edu.run/1", "protocol": protocol.to_dict(), "train_config": fold_cfg.to_dict(),
-        "val_subjects": val_subjects, "n_folds": len(folds), "n_samples": int(len(labels) - extra.sum()),
-        "classes": classes, "info": info or {},
-        "folds": [{"index": f.index, "name": f.name, "n_train": int(len(f.train)), "n_test": int(len(f.test))}
-                  for f in folds],
-    }
-    if extra.any():
-        config["n_train_only"] = int(extra.sum())
-        config["train_only_uids"] = [uids[i] for i in np.flatnonzero(extra)]
-    comparable = {k: v for k, v in config.items() if k != "info"}
-    comparable["train_config"] = {k: v for k, v in fold_cfg.to_dict().items()
-                                  if k not in ("progress", "device", "num_workers")}
-    config["fingerprint"] = json.dumps(comparable, sort_keys=True)
-    cfg_file = run_dir / "config.json"
-    if cfg_file.exists():
-        old = json.loads(cfg_file.read_text())
-        if old.get("fingerprint") != config["fingerprint"]:
-            raise ConfigError(f"{run_dir} holds a different run (protocol, training recipe, folds or data "
-                              "differ); use a new run folder or delete this one")
-    else:
-        atomic_write_json(cfg_file, config)
+    fold_cfg = replace(cfg, select="best_val") if val_subjects else cfg
+    config = _run_config(protocol, fold_cfg, folds, _classes(dataset), uids, len(labels), extra,
+                         val_subjects, info)
+    _claim_run_dir(run_dir, config)
 
     todo = [f for f in folds if shard is None or f.index % shard[1] == shard[0]]
     bar = tqdm(todo, desc=f"{protocol.name} folds", disable=not progress)
@@ -450,6 +157,40 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     if len(done) == len(folds):
         return merge_run(run_dir)
     return RunResult(run_dir=run_dir, n_folds=len(folds), folds_done=done, complete=False)
+
+
+def _run_config(protocol: Protocol, fold_cfg: TrainConfig, folds: list[Fold], classes: list[str],
+                uids: list[str], n_clips: int, extra: np.ndarray, val_subjects: float,
+                info: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's ``config.json``, with its ``fingerprint``: the config without ``info`` and without
+    the run-time-only training fields, as sorted JSON. The key order and the fingerprint text
+    are a stored format (old run folders resume only while they match byte for byte)."""
+    config = {
+        "format": "hsta_edu.run/1", "protocol": protocol.to_dict(), "train_config": fold_cfg.to_dict(),
+        "val_subjects": val_subjects, "n_folds": len(folds), "n_samples": int(n_clips - extra.sum()),
+        "classes": classes, "info": info or {},
+        "folds": [{"index": f.index, "name": f.name, "n_train": int(len(f.train)), "n_test": int(len(f.test))}
+                  for f in folds],
+    }
+    if extra.any():
+        config["n_train_only"] = int(extra.sum())
+        config["train_only_uids"] = [uids[i] for i in np.flatnonzero(extra)]
+    comparable = {k: v for k, v in config.items() if k != "info"}
+    comparable["train_config"] = {k: v for k, v in fold_cfg.to_dict().items() if k not in RUNTIME_FIELDS}
+    config["fingerprint"] = json.dumps(comparable, sort_keys=True)
+    return config
+
+
+def _claim_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
+    """Write ``config.json`` into a new run folder; refuse one that holds another run."""
+    cfg_file = run_dir / "config.json"
+    if cfg_file.exists():
+        old = json.loads(cfg_file.read_text())
+        if old.get("fingerprint") != config["fingerprint"]:
+            raise ConfigError(f"{run_dir} holds a different run (protocol, training recipe, folds or data "
+                              "differ); use a new run folder or delete this one")
+    else:
+        atomic_write_json(cfg_file, config)
 
 
 def _val_split(train_idx: np.ndarray, groups: Sequence[str], val_subjects: float, seed: int,
@@ -487,8 +228,7 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
         warnings.warn(f"fold {fold.name}: no training clip of class(es) {absent}; the fold trains without "
                       "them (it cannot predict them) and pooled metrics still count every class",
                       MissingClassWarning, stacklevel=3)
-    fold_cfg = TrainConfig.from_dict({**cfg.to_dict(), "seed": cfg.seed + fold.index,
-                                      "progress": progress and cfg.progress})
+    fold_cfg = replace(cfg, seed=cfg.seed + fold.index, progress=progress and cfg.progress)
     set_seed(fold_cfg.seed)
     model = model_fn()
     ckpt_dir = run_dir / "checkpoints" / f"fold_{fold.index:03d}"
@@ -571,7 +311,7 @@ def merge_run(run_dir: str | Path, write: bool = True) -> RunResult:
         atomic_write_json(run_dir / "metrics.json", metrics)
         atomic_write_text(run_dir / "predictions.csv", predictions.to_csv(index=False))
         atomic_write_text(run_dir / "per_fold.csv", per_fold.to_csv(index=False))
-        from .viz import plot_confusion, save_figure
+        from ..viz import plot_confusion, save_figure
         save_figure(plot_confusion(metrics["confusion"], classes, normalize=True,
                                    title=f"{config['protocol']['name']}: UF1 {metrics['uf1']:.3f}"),
                     run_dir / "confusion.png")

@@ -1,23 +1,74 @@
-"""Load checkpoints of the authors' reference implementation into an hsta_edu model.
+"""A trained model's weights: saving and loading them, and reading other formats into an HSTA model.
 
-The reference names branch 0 "special" and branch 1 "video" and keeps its sizes in lists
-(``img_size``, ``patch_size``, ``embed_dim``, ``num_heads``, ``mlp_ratio``, ``depth``,
-``all_frames``); its model takes one tensor (B, 3, T + 2, H, W) whose last two frames are
-the onset and apex. This module translates both the config and the state-dict names, and
-checks every tensor's shape so a checkpoint of another configuration fails clearly.
+Three ways in, one place:
+
+- `save_model` / `load_model`: this project's model file (weights plus the `HSTAConfig` and
+  class names that rebuild the model), written atomically.
+- `load_reference_checkpoint`: checkpoints of the authors' reference implementation. The
+  reference names branch 0 "special" and branch 1 "video" and keeps its sizes in lists
+  (``img_size``, ``patch_size``, ``embed_dim``, ``num_heads``, ``mlp_ratio``, ``depth``,
+  ``all_frames``); its model takes one tensor (B, 3, T + 2, H, W) whose last two frames are
+  the onset and apex. The config and the state-dict names are translated, and every tensor's
+  shape is checked so a checkpoint of another configuration fails clearly. The public name of
+  this part is `hsta_edu.compat`.
+- `load_video_pretrained`: a VideoMAE-style checkpoint into the video branch only (`LoadReport`
+  says what was loaded, skipped and why).
+
+Every file is read with ``torch.load(weights_only=True)`` (`hsta_edu.io.safe_torch_load`): no
+pickled object is ever run.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
+from torch import nn
 
 from ..errors import CheckpointError, ConfigError
-from ..io import safe_torch_load
+from ..io import atomic_torch_save, safe_torch_load
 from .hsta import HSTA, HSTAConfig
+
+__all__ = [
+    "save_model", "load_model",
+    "config_from_reference", "reference_depths", "reference_image_sizes", "rename_reference_key",
+    "convert_reference_state_dict", "split_reference_input", "load_reference_checkpoint",
+    "LoadReport", "load_video_pretrained",
+]
+
+
+# ----------------------------------------------------------------------------------- this project's files
+
+def save_model(path: str | Path, model: nn.Module, *, preset: str | None = None, classes: Sequence[str] = (),
+               extra: dict[str, Any] | None = None) -> Path:
+    """Save weights plus what rebuilds the model (preset name and HSTAConfig as a dict), atomically."""
+    config = getattr(model, "config", None)
+    obj = {"format": "hsta_edu.model/1", "preset": preset,
+           "model_config": config.to_dict() if hasattr(config, "to_dict") else None,
+           "classes": list(classes), "state_dict": model.state_dict(), "extra": extra or {}}
+    return atomic_torch_save(obj, path)
+
+
+def load_model(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model saved by `save_model` (weights_only loading); returns (model, metadata)."""
+    obj = safe_torch_load(path, map_location=map_location)
+    if not isinstance(obj, dict) or obj.get("format") != "hsta_edu.model/1" or obj.get("model_config") is None:
+        raise CheckpointError(f"{path} is not a model file written by save_model (hsta_edu.model.checkpoints)")
+    model = HSTA(HSTAConfig.from_dict(obj["model_config"]))
+    try:
+        model.load_state_dict(obj["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match the stored configuration: {exc}") from exc
+    meta = {k: v for k, v in obj.items() if k != "state_dict"}
+    return model, meta
+
+
+# ----------------------------------------------------------------------------------- reference checkpoints
 
 _BRANCH = {"0": "special", "1": "video"}
 
@@ -197,3 +248,124 @@ def load_reference_checkpoint(path_or_state_dict: str | os.PathLike | Mapping, c
         raise CheckpointError("checkpoint does not match this configuration: " + "; ".join(parts))
     model.load_state_dict(converted)
     return model.accept_reference_input(*sizes).eval()
+
+
+# ----------------------------------------------------------------------------------- VideoMAE init
+
+@dataclass
+class LoadReport:
+    """What `load_video_pretrained` did: target keys loaded (with their source key), skipped
+    ones and why. ``str(report)`` is a short human-readable summary."""
+
+    source: str
+    loaded: dict[str, str] = field(default_factory=dict)          # target key -> source key
+    shape_mismatch: dict[str, str] = field(default_factory=dict)  # target key -> "src shape vs dst shape"
+    missing: list[str] = field(default_factory=list)              # video-branch target keys not in the file
+    unused: list[str] = field(default_factory=list)               # source keys nothing was mapped to
+
+    def __str__(self) -> str:
+        lines = [f"video-branch init from {self.source}: {len(self.loaded)} tensors loaded, "
+                 f"{len(self.shape_mismatch)} shape mismatches, {len(self.missing)} missing, "
+                 f"{len(self.unused)} unused source tensors"]
+        for k, why in self.shape_mismatch.items():
+            lines.append(f"  shape mismatch {k}: {why}")
+        if self.missing:
+            lines.append("  missing (kept random): " + ", ".join(self.missing[:12])
+                         + (" ..." if len(self.missing) > 12 else ""))
+        if self.unused:
+            lines.append("  unused: " + ", ".join(self.unused[:12]) + (" ..." if len(self.unused) > 12 else ""))
+        return "\n".join(lines)
+
+
+_PREFIXES = ("module.", "model.", "encoder.", "backbone.", "videomae.")
+
+
+def _videomae_state(path_or_state: str | Path | dict[str, torch.Tensor]) -> tuple[str, dict[str, torch.Tensor]]:
+    """(source name, state dict of tensors) of a VideoMAE-style file or dict, its ``model`` /
+    ``state_dict`` / ``module`` wrappers unwrapped (each in turn, as nested as they come)."""
+    source = "<state_dict>"
+    if isinstance(path_or_state, (str, Path)):
+        source = str(path_or_state)
+        state = safe_torch_load(path_or_state)
+    else:
+        state = path_or_state
+    for key in ("model", "state_dict", "module"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{source}: expected a state dict of tensors")
+    return source, state
+
+
+def _strip_prefixes(key: str) -> str:
+    """``key`` without any run of the wrapper prefixes (``module.encoder.blocks.0...`` -> ``blocks.0...``)."""
+    changed = True
+    while changed:
+        changed = False
+        for pre in _PREFIXES:
+            if key.startswith(pre):
+                key, changed = key[len(pre):], True
+    return key
+
+
+def _videomae_targets(keys: Sequence[str], cfg: HSTAConfig) -> dict[str, str]:
+    """Model key -> (prefix-free) source key for every source key that has a place in the video branch."""
+    # VideoMAE's blocks fill the video USTA blocks in order, stage by stage (stages may differ in depth)
+    slots = [(k, j) for k, n in enumerate(cfg.blocks("video")) for j in range(n)]
+    mapped: dict[str, str] = {}
+    for k in keys:
+        m = re.match(r"blocks\.(\d+)\.(.+)$", k)
+        if m:
+            i = int(m.group(1))
+            if i < len(slots):
+                stage, j = slots[i]
+                mapped[f"stages.{stage}.usta.video.blocks.{j}.{m.group(2)}"] = k
+        elif k.startswith("patch_embed.proj."):
+            mapped["embed.video.proj." + k[len("patch_embed.proj."):]] = k
+        elif k == "cls_token":
+            mapped["embed.video.cls_token"] = k
+        elif k.startswith(("norm.", "fc_norm.")):
+            mapped["norm.video." + k.split(".", 1)[1]] = k
+    return mapped
+
+
+def load_video_pretrained(model: nn.Module, path_or_state: str | Path | dict[str, torch.Tensor], *,
+                          strict_shapes: bool = False) -> LoadReport:
+    """Initialise the video branch of an HSTA model from a local VideoMAE-style checkpoint.
+
+    Source keys (after stripping ``module.``/``encoder.``/... prefixes and unwrapping a
+    ``model``/``state_dict`` entry): ``patch_embed.proj.*`` -> ``embed.video.proj.*``,
+    ``cls_token`` -> ``embed.video.cls_token``, ``blocks.{i}.*`` -> the i-th video USTA block
+    counted across stages (stage ``i // M``, block ``i % M``), ``norm.*`` / ``fc_norm.*`` ->
+    ``norm.video.*``. Tensors whose shapes differ are skipped and reported (or raise with
+    ``strict_shapes``). Nothing is downloaded: the file must be local. Loads weights_only.
+    """
+    source, state = _videomae_state(path_or_state)
+    clean, original = {}, {}
+    for k0, v in state.items():
+        k = _strip_prefixes(k0)
+        clean[k], original[k] = v, k0
+    cfg = getattr(model, "config", None)
+    if cfg is None or "video" not in getattr(cfg, "modalities", ()):
+        raise ConfigError("load_video_pretrained needs an HSTA model with a video branch")
+    mapped = _videomae_targets(list(clean), cfg)
+    target = model.state_dict()
+    report = LoadReport(source=source)
+    new_state = {}
+    for dst, src in mapped.items():
+        if dst not in target:
+            continue
+        if tuple(clean[src].shape) != tuple(target[dst].shape):
+            why = f"{tuple(clean[src].shape)} in file vs {tuple(target[dst].shape)} in model"
+            if strict_shapes:
+                raise CheckpointError(f"{source}: {src} -> {dst}: {why}")
+            report.shape_mismatch[dst] = why
+            continue
+        new_state[dst] = clean[src].to(target[dst].dtype)
+        report.loaded[dst] = original[src]
+    used = {mapped[d] for d in report.loaded} | {mapped[d] for d in report.shape_mismatch}
+    report.unused = sorted(original[k] for k in clean if k not in used)
+    video_keys = [k for k in target if k.startswith(("embed.video.", "norm.video.")) or ".usta.video." in k]
+    report.missing = sorted(k for k in video_keys if k not in report.loaded)
+    model.load_state_dict(new_state, strict=False)
+    return report

@@ -1,0 +1,56 @@
+"""Evaluation that can be trusted: MEGC metrics, protocols as objects, folds as resumable jobs.
+
+The package is three modules, each importing only the ones before it:
+
+- `metrics`: UF1, UAR, accuracy, per-class report and confusion matrix (scikit-learn),
+  computed on predictions **pooled over all folds** (the MEGC definition), with per-fold and
+  per-dataset breakdowns (groups are ``dataset/subject``).
+- `protocols`: `LOSO` (one fold per subject), `LODO` (leave one dataset out: train on the
+  other corpora of a composite, test on one), `SubjectKFold` (subject-grouped, stratified
+  k-fold) and `SampleKFold` (the paper's clip-level k-fold, which puts one subject in train and
+  test and warns so), as frozen dataclasses that `make_protocol` rebuilds from ``to_dict()``.
+  Train-only clips (the paper's Table 7: CAS(ME)^3 macro-expressions as extra training data):
+  clips marked ``clip.meta["train_only"]`` (or given by ``train_only=``) never enter a test
+  fold; each fold trains on them unless their subject is in its test fold, and the metrics are
+  pooled over the other (micro-expression) clips only.
+- `runs`: `run_protocol` trains one model per fold with a fixed epoch budget (or picks the
+  epoch on a validation split of *training* subjects only: never on the test fold), saves each
+  fold's predictions atomically as it ends, skips finished folds on a rerun, runs a slice with
+  ``shard=(i, n)``, and `merge_run` pools the folds into ``metrics.json``, ``predictions.csv``,
+  ``confusion.png`` and ``report.md``.
+
+Everything is importable from ``hsta_edu.evaluate`` itself.
+"""
+
+from __future__ import annotations
+
+from .metrics import compute_metrics, metrics_table
+from .protocols import (
+    LODO,
+    LOSO,
+    PROTOCOLS,
+    Fold,
+    KFoldProtocol,
+    MissingClassWarning,
+    Protocol,
+    SampleKFold,
+    SubjectKFold,
+    SubjectLeakageWarning,
+    dataset_of,
+    make_protocol,
+    parse_shard,
+    protocol_folds,
+    train_only_mask,
+)
+from .runs import RunResult, merge_run, run_protocol
+
+# Private helpers other modules import from here (cli.py: _val_split); the alias marks the re-export.
+from .runs import _fold_file as _fold_file
+from .runs import _val_split as _val_split
+
+__all__ = [
+    "compute_metrics", "metrics_table", "Fold", "Protocol", "LOSO", "LODO", "KFoldProtocol",
+    "SubjectKFold", "SampleKFold", "PROTOCOLS", "SubjectLeakageWarning", "MissingClassWarning",
+    "make_protocol", "run_protocol", "merge_run", "RunResult", "parse_shard", "protocol_folds",
+    "train_only_mask", "dataset_of",
+]

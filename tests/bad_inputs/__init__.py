@@ -1,0 +1,14 @@
+"""Bad inputs, tried for real: what the user sees for each (issue 7's table).
+
+``cases.CASES`` is the one list of bad inputs and ``cases.run_case`` records what one gives;
+tests/test_bad_inputs.py checks every outcome, ``table`` turns the outcomes into the table of the
+README (section "When the input is bad") and docs/results/bad_inputs.md. Regenerate both from the
+repository root with
+
+    python -m tests.bad_inputs            # --check: compare only, exit 1 if a file is stale
+"""
+
+from .cases import CASES, Case, Outcome, run_all, run_case
+from .table import table
+
+__all__ = ["CASES", "Case", "Outcome", "run_all", "run_case", "table"]
