@@ -88,21 +88,12 @@ def list_pretrained(*, weights_dir: str | Path | None = None) -> list[str]:
 
 # ----------------------------------------------------------------------------------- loading
 
-def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = True,
-                    weights_dir: str | Path | None = None) -> tuple[HSTA, dict[str, Any]]:
-    """The pretrained model ``name`` in eval mode, and what it was trained with.
+def _manifest_entry(folder: Path, name: str) -> tuple[dict[str, Any], str, Path]:
+    """``(entry, where, weights path)`` of ``name`` in the manifest of ``folder``, its fields checked.
 
-    Returns ``(model, info)``; ``info`` has ``name``, ``description``, ``prep`` (the
-    `PrepConfig` to prepare clips with), ``classes`` (label-index order), ``model_config``
-    (dict), ``provenance``, ``metrics``, ``sha256`` and ``file`` (Path). Errors:
-    ConfigError for an unknown name (listing the available ones); CheckpointError for a
-    missing file, a sha256 that differs from the manifest (checked before unpickling; skip
-    with ``check_hash=False``), a file holding anything but tensors, or weights that do not
-    fit the stored configuration.
+    ``where`` names the entry in messages. ConfigError for an unknown name (listing the available
+    ones); CheckpointError for an entry that is not an object, lacks a field or names no plain file.
     """
-    from .data.prep import PrepConfig
-
-    folder = _dir(weights_dir)
     manifest = _read_manifest(folder)
     models = {} if manifest is None else manifest["models"]
     if name not in models:
@@ -119,8 +110,14 @@ def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = 
     fname = entry["file"]
     if not isinstance(fname, str) or not fname or Path(fname).name != fname:
         raise CheckpointError(f"{where}: 'file' must be a plain file name in the weights folder, got {fname!r}")
-    path = folder / fname
+    return entry, where, folder / fname
 
+
+def _read_verified(path: Path, name: str, entry: dict[str, Any], folder: Path,
+                   check_hash: bool) -> tuple[bytes, str]:
+    """The bytes of the weights file ``path`` and their sha256, compared with the manifest's (unless
+    ``check_hash`` is False) before anything is unpickled; CheckpointError when missing, unreadable
+    or different."""
     if not path.is_file():
         raise CheckpointError(f"pretrained weights file not found: {path} (listed for {name!r} in "
                               f"{folder / MANIFEST_NAME})")
@@ -133,11 +130,21 @@ def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = 
         raise CheckpointError(f"pretrained weights file {path} was modified or corrupted: its sha256 is "
                               f"{digest}, the manifest expects {entry['sha256']} "
                               f"({len(data)} bytes; manifest: {entry.get('bytes')} bytes)")
+    return data, digest
 
+
+def _load_state(path: Path, map_location: Any) -> dict[str, torch.Tensor]:
+    """The flat state dict in ``path``, loaded with weights_only=True; CheckpointError for anything else."""
     state = safe_torch_load(path, map_location=map_location)  # weights_only=True
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
         raise CheckpointError(f"{path} is not a flat state dict of tensors (dict[str, Tensor])")
+    return state
+
+
+def _entry_configs(entry: dict[str, Any], where: str) -> tuple[HSTAConfig, PrepConfig, list]:
+    """The entry's HSTAConfig, PrepConfig and class names, checked against each other."""
+    from .data.prep import PrepConfig
 
     try:
         config = HSTAConfig.from_dict(entry["model_config"])
@@ -149,7 +156,12 @@ def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = 
             or len(classes) != config.num_classes:
         raise CheckpointError(f"{where}: 'classes' must be {config.num_classes} class names "
                               f"(model_config.num_classes), got {classes!r}")
+    return config, prep, classes
 
+
+def _build_model(config: HSTAConfig, prep: PrepConfig, state: dict[str, torch.Tensor], path: Path,
+                 map_location: Any) -> HSTA:
+    """The HSTA of ``config`` with ``state`` loaded strictly, on ``map_location``, in eval mode."""
     model = HSTA(config)
     try:
         model.load_state_dict(state, strict=True)
@@ -160,6 +172,27 @@ def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = 
         model.to(map_location)
     model.eval()
     model.prep_config = prep   # explanations read the input representation from it
+    return model
+
+
+def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = True,
+                    weights_dir: str | Path | None = None) -> tuple[HSTA, dict[str, Any]]:
+    """The pretrained model ``name`` in eval mode, and what it was trained with.
+
+    Returns ``(model, info)``; ``info`` has ``name``, ``description``, ``prep`` (the
+    `PrepConfig` to prepare clips with), ``classes`` (label-index order), ``model_config``
+    (dict), ``provenance``, ``metrics``, ``sha256`` and ``file`` (Path). Errors:
+    ConfigError for an unknown name (listing the available ones); CheckpointError for a
+    missing file, a sha256 that differs from the manifest (checked before unpickling; skip
+    with ``check_hash=False``), a file holding anything but tensors, or weights that do not
+    fit the stored configuration.
+    """
+    folder = _dir(weights_dir)
+    entry, where, path = _manifest_entry(folder, name)
+    data, digest = _read_verified(path, name, entry, folder, check_hash)
+    state = _load_state(path, map_location)
+    config, prep, classes = _entry_configs(entry, where)
+    model = _build_model(config, prep, state, path, map_location)
     info = {
         "name": name,
         "description": entry.get("description", ""),

@@ -1,8 +1,18 @@
-"""Figures for training and evaluation: loss curves, confusion matrices, fold and ablation plots.
+"""The figure base of the package, and the figures of training and evaluation.
 
-Every function returns a `matplotlib.figure.Figure` built without pyplot's global state, so it
-works headless (saved with `save_figure`) and displays inline in a notebook. Attention plots
-live in `hsta_edu.explain`.
+Every figure module builds on this base: `hsta_edu.data.figures` and `hsta_edu.data.step_figures`
+(data preparation), `hsta_edu.data.plots` (class counts), `hsta_edu.explain.plots` (explanations),
+`hsta_edu.explain.internals` (the model's internals) and the explorer of `hsta_edu.explain.widgets`.
+
+- `save_figure` writes a figure to a file, `figure_png` gives its PNG bytes (widgets, notebooks).
+- `display_image` turns a frame (C, H, W) or a clip (C, T, H, W), a tensor or an array in any
+  normalisation, into values in [0, 1] for ``imshow``; `grey_levels` reads the grey levels of a raw
+  (H, W, 3) / (H, W) image, unscaled, to measure differences; `show_image` draws an image on an axis.
+- `register_notebook_display` makes IPython show a returned `Figure` as a PNG; only when called.
+
+The figures here (loss curves, confusion matrices, fold and ablation plots), like those of the other
+figure modules, are `matplotlib.figure.Figure` objects built without pyplot's global state, so they
+work headless and never pile up in a notebook session.
 """
 
 from __future__ import annotations
@@ -14,21 +24,94 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
 from .errors import DataError
 from .io import atomic_write_bytes
 
-__all__ = ["plot_history", "plot_confusion", "plot_fold_scores", "plot_ablation", "save_figure"]
+__all__ = ["save_figure", "figure_png", "register_notebook_display", "as_float_array", "display_image",
+           "grey_levels", "show_image", "plot_history", "plot_confusion", "plot_fold_scores", "plot_ablation"]
+
+# ----------------------------------------------------------------------------- the figure base
+
+_LUMA = np.float32([0.299, 0.587, 0.114])   # ITU-R 601 weights, as OpenCV's RGB2GRAY
+
+
+def _figure_bytes(fig: Figure, fmt: str, dpi: int, **savefig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, **savefig)
+    return buf.getvalue()
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Write a figure as PNG (or the path's format) atomically."""
     path = Path(path)
-    buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, _figure_bytes(fig, path.suffix.lstrip(".") or "png", dpi,
+                                                  bbox_inches="tight"))
 
+
+def figure_png(fig: Figure, dpi: int = 90) -> bytes:
+    """PNG bytes of a figure (for widgets and files)."""
+    return _figure_bytes(fig, "png", dpi)
+
+
+def register_notebook_display() -> bool:
+    """Make IPython show a bare `Figure` (one not made by pyplot) as a PNG (`figure_png`).
+
+    Jupyter's inline backend registers such a formatter only after ``%matplotlib inline`` (or once
+    pyplot has drawn a figure), so without either a returned Figure shows as ``<Figure size ...>``.
+    Nothing calls this on import: a notebook asks for it. Harmless outside IPython (returns False)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipywidgets
+        return False
+    ip = get_ipython()
+    if ip is None:
+        return False
+    ip.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+    return True
+
+
+def as_float_array(x: Any) -> np.ndarray:
+    """A tensor (detached, on the CPU) or array-like as a float32 NumPy array."""
+    if torch.is_tensor(x):
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+def display_image(x: Any, *, grey: bool = False, percentile: float = 0.0) -> np.ndarray:
+    """A frame (C, H, W) or a clip (C, T, H, W), channels first, as float32 values in [0, 1] for
+    ``imshow``: grey (the channel mean: (H, W) / (T, H, W)) or colour (channels last: (H, W, C) /
+    (T, H, W, C)). ``x`` is a tensor or an array in any normalisation (or uint8). The values are
+    stretched over the whole input, so the frames of a clip share one range: from the ``percentile``
+    to the ``100 - percentile`` percentile (0: from the minimum to the maximum), clipped."""
+    values = as_float_array(x)
+    values = values.mean(0) if grey else np.moveaxis(values, 0, -1)
+    low, high = np.percentile(values, percentile), np.percentile(values, 100 - percentile)   # float32
+    return np.clip((values - low) / max(high - low, 1e-6), 0, 1)
+
+
+def grey_levels(image: Any, luma: bool = False) -> np.ndarray:
+    """The grey levels (float32, unscaled) of a raw image (H, W, 3) RGB or (H, W) grey, e.g. uint8:
+    the mean of the channels, or with ``luma`` the ITU-R 601 weighting (as OpenCV's RGB2GRAY, which
+    `hsta_edu.data.prep` measures with). A grey image is returned as it is."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 3:
+        return img
+    return img @ _LUMA if luma else img.mean(-1)
+
+
+def show_image(ax, image: Any, title: str = "") -> None:
+    """Draw an image (H, W, 3) in colour or (H, W) in grey on ``ax``, pixel for pixel, with a small
+    title and no axes."""
+    img = np.asarray(image)
+    ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+# ----------------------------------------------------------------------------- training and evaluation
 
 def plot_history(history: pd.DataFrame | Sequence[dict[str, Any]], title: str | None = None) -> Figure:
     """Training curves from `TrainResult.history`: loss (and val loss), accuracy / UF1 (train and

@@ -1,4 +1,4 @@
-"""Tests of hsta_edu/cli.py: the `hsta-edu` command end to end on data_samples/, JSON output,
+"""Tests of hsta_edu/cli/: the `hsta-edu` command end to end on data_samples/, JSON output,
 ablation flags, report merging and clear errors."""
 
 from __future__ import annotations

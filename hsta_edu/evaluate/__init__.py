@@ -44,7 +44,7 @@ from .protocols import (
 )
 from .runs import RunResult, merge_run, run_protocol
 
-# Private helpers other modules import from here (cli.py: _val_split); the alias marks the re-export.
+# Private helpers other modules import from here (cli/commands.py: _val_split); the alias marks the re-export.
 from .runs import _fold_file as _fold_file
 from .runs import _val_split as _val_split
 

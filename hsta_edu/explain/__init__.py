@@ -4,6 +4,7 @@
 - `attribution`: Captum methods over both inputs (IG, saliency, occlusion, Grad-CAM, region ablation).
 - `methods.explain_maps`: any method by name -> per-modality maps aligned with the frames.
 - `plots`: overlays, per-frame importance, methods side by side (matplotlib Figures).
+- `internals`: the inputs, tubelets, position table and attention matrices of the USTA/CSTA notebook.
 - `widgets.explore`: the ipywidgets explorer (static figure without a widget front end).
 - `score`: mass share and pointing game against known regions (SynthME).
 """

@@ -1,5 +1,11 @@
 """Pictures of the model's internals for the USTA/CSTA notebook: the inputs, the tubelet grid,
-the sinusoidal position table, one block's attention matrix and token maps."""
+the sinusoidal position table, one block's attention matrix and token maps.
+
+Unlike the other figure modules these figures are made with pyplot, on purpose: the notebooks
+(00, 02, 06) call them as ``internals.plot_inputs(...);`` and rely on pyplot's inline backend to
+show the figure at the end of the cell (a bare `Figure` would not be shown there). Frames are
+drawn with `hsta_edu.viz.display_image` (grey, stretched per frame).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ..viz import display_image
 
-def _grey(x: torch.Tensor) -> np.ndarray:
-    """(C, H, W) normalised frame -> (H, W) grey image in [0, 1] for display."""
-    g = x.detach().float().mean(0).cpu().numpy()
-    return (g - g.min()) / (np.ptp(g) + 1e-8)
+__all__ = ["plot_inputs", "plot_tubelets", "plot_position_table", "plot_attention_matrix", "plot_token_map"]
 
 
 def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0,
@@ -33,7 +37,7 @@ def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0
         for i in range(t):
             im = axes[i].imshow(video[:, i].mean(0).cpu().numpy(), cmap="coolwarm", vmin=-lim, vmax=lim)
             axes[i].set_title(f"video t={i} - onset", fontsize=8)
-        axes[t].imshow(_grey(special[:, 0]), cmap="gray")
+        axes[t].imshow(display_image(special[:, 0], grey=True), cmap="gray")
         axes[t].set_title("special: onset", fontsize=8)
         axes[t + 1].imshow(special[:, 1].mean(0).cpu().numpy(), cmap="coolwarm", vmin=-lim, vmax=lim)
         axes[t + 1].set_title("special: apex - onset", fontsize=8)
@@ -41,11 +45,11 @@ def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0
         fig.colorbar(im, ax=axes[t + 2], fraction=0.9, label="difference (normalised units)")
     else:
         for i in range(t):
-            axes[i].imshow(_grey(video[:, i]), cmap="gray")
+            axes[i].imshow(display_image(video[:, i], grey=True), cmap="gray")
             axes[i].set_title(f"video t={i}", fontsize=8)
-        axes[t].imshow(_grey(special[:, 0]), cmap="gray")
+        axes[t].imshow(display_image(special[:, 0], grey=True), cmap="gray")
         axes[t].set_title("onset", fontsize=8)
-        axes[t + 1].imshow(_grey(special[:, 1]), cmap="gray")
+        axes[t + 1].imshow(display_image(special[:, 1], grey=True), cmap="gray")
         axes[t + 1].set_title("apex", fontsize=8)
         diff = (special[:, 1] - special[:, 0]).mean(0).cpu().numpy()
         lim = np.abs(diff).max() + 1e-8
@@ -69,7 +73,7 @@ def plot_tubelets(video: torch.Tensor, patch: Sequence[int], max_frames: int = 6
     gh, gw = h // ph, w // pw
     for i in range(n):
         ax = axes[i]
-        ax.imshow(_grey(video[:, i]), cmap="gray")
+        ax.imshow(display_image(video[:, i], grey=True), cmap="gray")
         for k in range(1, gh):
             ax.axhline(k * ph - 0.5, color="yellow", lw=0.6)
         for k in range(1, gw):

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from . import attention as A
-from . import attribution as X
+from .attention import attention_map, capture_attention
+from .attribution import attribute
 
 # name -> (kind, fixed options)
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -54,13 +54,13 @@ def explain_maps(model: nn.Module, video: torch.Tensor | None, special: torch.Te
         unknown = set(options) - ATTENTION_OPTIONS
         if unknown:
             raise ConfigError(f"unknown option(s) {sorted(unknown)} for {method!r}; use {sorted(ATTENTION_OPTIONS)}")
-        _, att = A.capture_attention(model, video, special)
+        _, att = capture_attention(model, video, special)
         block = opts.pop("block", -1)
         if isinstance(block, dict):   # one block per modality (stages may differ between branches)
-            return {m: A.attention_map(att, m, **fixed, **opts, block=block[m]).cpu() for m in att.grids
+            return {m: attention_map(att, m, **fixed, **opts, block=block[m]).cpu() for m in att.grids
                     if m in block}
-        return {m: A.attention_map(att, m, **fixed, **opts, block=block).cpu() for m in att.grids}
+        return {m: attention_map(att, m, **fixed, **opts, block=block).cpu() for m in att.grids}
     opts = {**fixed, **options}
     name = opts.pop("method")
-    attr = X.attribute(model, video, special, name, target, **opts)
+    attr = attribute(model, video, special, name, target, **opts)
     return {m: _normalise(attr.map(m, reduce)).cpu() for m in attr.inputs}

@@ -2,8 +2,10 @@
 
 Every function returns a `matplotlib.figure.Figure` built without pyplot's figure manager,
 so figures never pile up in a notebook session (nothing to close); Jupyter shows a returned
-figure once, ``fig.savefig(path)`` writes it. Maps are ``(T, H, W)`` aligned with the frames
-(see `hsta_edu.explain.attention.TokenLayout.to_frames` and `Attribution.map`).
+figure once, ``fig.savefig(path)`` or `hsta_edu.viz.save_figure` writes it. Maps are ``(T, H, W)``
+aligned with the frames (see `hsta_edu.explain.attention.TokenLayout.to_frames` and
+`Attribution.map`). The figure base (PNG bytes, frame display, notebook display) is
+`hsta_edu.viz`; `figure_png` and `register_notebook_display` are re-exported here for old imports.
 """
 
 from __future__ import annotations
@@ -11,51 +13,31 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
+from ..viz import as_float_array, display_image, figure_png, register_notebook_display
 
-
-def register_notebook_display() -> bool:
-    """Make IPython show a bare `Figure` (one not made by pyplot) as a PNG.
-
-    Jupyter's inline backend only registers that formatter after ``%matplotlib inline``, so
-    without this a returned Figure shows as ``<Figure size ...>`` in JupyterLab, Colab and
-    nbmake runs. Harmless outside IPython (returns False)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython ships with ipywidgets
-        return False
-    ip = get_ipython()
-    if ip is None:
-        return False
-    png = ip.display_formatter.formatters["image/png"]
-    png.for_type(Figure, lambda fig: figure_png(fig))
-    return True
-
-
-def _np(x) -> np.ndarray:
-    if torch.is_tensor(x):
-        x = x.detach().float().cpu().numpy()
-    return np.asarray(x, dtype=np.float32)
+__all__ = ["display_frames", "frame_importance", "overlay", "plot_frame_importance", "compare_methods",
+           "figure_png", "register_notebook_display"]
 
 
 def display_frames(clip) -> np.ndarray:
-    """A clip (C, T, H, W) or (T, H, W) (any normalisation) -> grey frames (T, H, W) in [0, 1]."""
-    x = _np(clip)
+    """A clip (C, T, H, W), (T, H, W) or a batch of one (any normalisation) -> grey frames (T, H, W)
+    in [0, 1], aligned with its maps: `hsta_edu.viz.display_image` of the channel mean, stretched
+    over the clip between its 0.5 and 99.5 percentiles."""
+    x = as_float_array(clip)
     if x.ndim == 5 and x.shape[0] == 1:
         x = x[0]
-    if x.ndim == 4:
-        x = x.mean(0)
-    if x.ndim != 3:
+    if x.ndim == 3:     # already grey: a clip of one channel
+        x = x[None]
+    if x.ndim != 4:
         raise ConfigError(f"frames must be (C, T, H, W) or (T, H, W), got shape {x.shape}")
-    lo, hi = np.percentile(x, 0.5), np.percentile(x, 99.5)
-    return np.clip((x - lo) / max(hi - lo, 1e-6), 0, 1)
+    return display_image(x, grey=True, percentile=0.5)
 
 
 def _heat(m, frames: np.ndarray | None = None) -> np.ndarray:
-    h = _np(m)
+    h = as_float_array(m)
     if h.ndim == 4 and h.shape[0] == 1:
         h = h[0]
     if h.ndim != 3:
@@ -158,7 +140,7 @@ def compare_methods(clip, maps: Mapping[str, object], frames: str | int | Sequen
     chosen = _frame_choice(frames, grey.shape[0])
     names = list(maps)
     heats = {k: np.abs(_heat(v, grey)) for k, v in maps.items()}
-    msk = None if mask is None else _np(mask)
+    msk = None if mask is None else as_float_array(mask)
     fig = Figure(figsize=(panel * (len(names) + 1), panel * len(chosen)), layout="constrained")
     axes = fig.subplots(len(chosen), len(names) + 1, squeeze=False)
     for r, f in enumerate(chosen):
@@ -174,15 +156,3 @@ def compare_methods(clip, maps: Mapping[str, object], frames: str | int | Sequen
                 if mm.any():
                     axes[r, c].contour(mm > 0, levels=[0.5], colors="white", linewidths=0.8)
     return fig
-
-
-def figure_png(fig: Figure, dpi: int = 90) -> bytes:
-    """PNG bytes of a figure (for widgets and files)."""
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-register_notebook_display()

@@ -22,8 +22,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..errors import ConfigError
+from ..viz import figure_png
 from .methods import METHODS, explain_maps
-from .plots import _draw, display_frames, figure_png, frame_importance
+from .plots import _draw, display_frames, frame_importance
 
 # which controls each method listens to
 _USES = {

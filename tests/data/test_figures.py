@@ -14,6 +14,7 @@ from hsta_edu.data.magnify import magnify
 from hsta_edu.data.prep import FaceBox
 from hsta_edu.data.synth import SAMPLES_CONFIG, render_clip
 from hsta_edu.errors import DataError
+from hsta_edu.viz import display_image, grey_levels
 
 CFG = SAMPLES_CONFIG.replace(frame_size=(64, 64), face_size=50.0, duration=(0.04, 0.06))
 
@@ -85,6 +86,20 @@ def test_batch():
     assert _n(fig) == 2 * (4 + 2)
     with pytest.raises(DataError):
         figures.plot_batch(video[0], special[0], [0], ["a"])
+
+
+def test_display_image_and_grey_levels():
+    frame = torch.randn(3, 8, 10)
+    rgb = display_image(frame)
+    assert rgb.shape == (8, 10, 3) and rgb.min() == 0 and rgb.max() == 1    # stretched over the frame
+    grey = display_image(frame, grey=True)
+    np.testing.assert_allclose(grey, display_image(frame.mean(0, keepdim=True))[..., 0], atol=1e-6)
+    assert display_image(torch.randn(3, 4, 8, 10), grey=True).shape == (4, 8, 10)
+    image = np.zeros((2, 2, 3), np.uint8)
+    image[..., 1] = 100
+    assert grey_levels(image)[0, 0] == pytest.approx(100 / 3)
+    assert grey_levels(image, luma=True)[0, 0] == pytest.approx(58.7)
+    assert grey_levels(image[..., 1]).dtype == np.float32 and (grey_levels(image[..., 1]) == 100).all()  # grey: as is
 
 
 # ----------------------------------------------------------------------------- micro-expression steps

@@ -1,4 +1,4 @@
-"""Preprocessing (hsta_edu/data/prep.py): sampling, crops, flow, cache, frame errors, tensor checks."""
+"""Preprocessing (hsta_edu/data/prep/): sampling, crops, flow, cache, frame errors, tensor checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Registration to the onset frame (hsta_edu/data/prep.py: register_image, warp_image, align_and_magnify)."""
+"""Registration to the onset frame (hsta_edu/data/prep/: register_image, warp_image, align_and_magnify)."""
 
 from __future__ import annotations
 

@@ -25,19 +25,22 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from ...errors import AnnotationError, DataError, FrameError
 from ..clip import Clip, DatasetIndex
 from ..labels import LabelScheme, canonical_emotion, get_scheme
-from .frames import FrameFolders, check_phases, clip_frames, find_child
-from .rows import LeftOut, RowLog, display
-from .sheets import cell_int, cell_text, numbered_id, path_component, read_table
+from .frames import FrameFolders, find_child, read_phases
+from .rows import Candidate, LeftOut, RowLog, assign_label, dataset_root, display, row_clip
+from .sheets import cell_text, numbered_id, path_component
 
 ANNOTATION_PATTERNS = ("CASME2-coding-*.xlsx", "CASME2-coding*.xls*", "CASME2*coding*.xls*")
 OBJECTIVE_PATTERNS = ("CASME2-ObjectiveClasses.xlsx", "CASME2*Objective*.xls*")
 SHEET = "Sheet1"
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion")
+PHASE_COLUMNS = ("OnsetFrame", "ApexFrame", "OffsetFrame")
 OBJECTIVE_COLUMNS = ("Subject", "Filename", "Objective Class")
 SYNTH_MARKER = "synthme.json"   # SynthME's marker file (hsta_edu.data.synth writes it)
 FRAME_LAYOUTS = {
@@ -94,14 +97,26 @@ def load_casme2(root: str | Path, scheme: str = "native", frames: str = "raw", *
     the onset/apex/offset frame file is missing; the clip id repeats. A ``Filename`` or
     ``Subject`` that would leave the root ('..', '/', absolute) always raises.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"CASME II folder not found: {root}")
+    root = dataset_root(root, "CASME II")
     if frames not in FRAME_LAYOUTS:
         raise DataError(f"frames must be 'raw' or 'cropped', got {frames!r}")
     ann = Path(annotation) if annotation is not None else _annotation(root)
     synth = read_marker(root)
     name = "synthme" if synth is not None else "casme2"
+    label_scheme = _label_scheme(name, scheme, synth)
+    log = RowLog(ann.name, strict=strict)
+    table = log.read(ann, COLUMNS, sheet=SHEET, header_row=1)
+    objective = _objective_classes(root, log) if label_scheme.kind == "objective" else None
+    rules = _Rows(name, ann.name, label_scheme, objective, _frame_folders(root, frames), frames, log)
+    clips = log.collect(Candidate(row, row_clip(rec.get("subject"), rec.get("filename"), casme2_subject),
+                                  partial(rules.clip, row, rec)) for row, rec in table.rows)
+    extra = {"synthme": synth} if synth is not None else {}
+    return log.index(name, clips, label_scheme, root, annotation=str(ann), frames=frames, sheet=table.sheet,
+                     **extra)
+
+
+def _label_scheme(name: str, scheme: str, synth: dict | None) -> LabelScheme:
+    """The scheme ``scheme``; SynthME's native one takes the marker's classes and emotion words."""
     classes = synth.get("classes") if synth else None
     label_scheme = get_scheme(name, scheme, tuple(str(c) for c in classes) if isinstance(classes, list) else None)
     to_class = synth.get("emotion_to_class") if synth else None
@@ -110,75 +125,63 @@ def load_casme2(root: str | Path, scheme: str = "native", frames: str = "raw", *
         mapping = dict(label_scheme.mapping)
         mapping.update({canonical_emotion(k): str(v) for k, v in to_class.items() if str(v) in label_scheme.classes})
         label_scheme = LabelScheme("native", label_scheme.classes, mapping)
+    return label_scheme
 
-    table, warning = read_table(ann, COLUMNS, sheet=SHEET, header_row=1)
-    log = RowLog(ann.name, strict=strict)
-    if warning:
-        log.warn(warning)
-    objective: dict[tuple[str, str], object] = {}
-    if label_scheme.kind == "objective":
-        objective = _objective_classes(root, log)
 
+def _frame_folders(root: Path, frames: str) -> FrameFolders:
     dirs, pattern = FRAME_LAYOUTS[frames]
     base = find_child(root, dirs)
     if base is None:
         raise FrameError(f"CASME II frame folder not found in {root}: expected one of {list(dirs)} "
                          f"(frames={frames!r})")
-    folders = FrameFolders(base, pattern, root=root)
-    file = ann.name
-    clips: list[Clip] = []
+    return FrameFolders(base, pattern, root=root)
 
-    for row, rec in table.rows:
-        def make(row=row, rec=rec) -> Clip:
-            subject = casme2_subject(rec.get("subject"), file=file, row=row)
-            clip_id = path_component(rec.get("filename"), column="Filename", file=file, row=row)
-            raw_label = objective.get((subject, clip_id)) if label_scheme.kind == "objective" \
-                else rec.get("estimatedemotion")
-            if label_scheme.kind == "objective" and (subject, clip_id) not in objective:
-                raise AnnotationError(f"no objective class for {subject}/{clip_id} in the objective-class file",
-                                      file=file, row=row)
-            column = "Objective Class" if label_scheme.kind == "objective" else "Estimated Emotion"
-            label = label_scheme.assign(raw_label, column=column, file=file, row=row)
-            if label is None:
-                raise LeftOut(f"label {cell_text(raw_label)!r} is not in scheme {label_scheme.name!r}")
-            if label_scheme.megc2019_rows and cell_text(rec.get("apexframe")) == "/":
-                raise LeftOut("apex '/' (not annotated): the MEGC2019 composite leaves this CASME II row out")
-            onset = cell_int(rec.get("onsetframe"), column="OnsetFrame", file=file, row=row)
-            apex = cell_int(rec.get("apexframe"), column="ApexFrame", file=file, row=row)
-            offset = cell_int(rec.get("offsetframe"), column="OffsetFrame", file=file, row=row)
-            check_phases(onset, apex, offset, file=file, row=row)
-            if label_scheme.megc2019_rows and apex == onset:
-                raise LeftOut(f"apex = onset ({apex}): the MEGC2019 composite leaves this CASME II row out")
-            folder = folders.folder(subject, clip_id)
-            paths, numbers, missing = clip_frames(folders.files(folder), onset, apex, offset,
-                                                  folder=folder, root=root)
-            meta = {"row": row, "folder": display(folder, root), "frames": frames}
-            if missing:
-                meta["missing_frames"] = missing
-                log.warn(f"{subject}/{clip_id}: {len(missing)} frames missing inside {onset}..{offset} "
-                         f"(e.g. {missing[:5]}); clip kept")
-            return Clip(name, subject, clip_id, paths, numbers, onset, apex, offset, label,
-                        emotion=cell_text(rec.get("estimatedemotion")), aus=cell_text(rec.get("actionunits")),
-                        meta=meta)
 
-        clip = log.attempt(row, _guess_id(rec), make)
-        if clip is not None and log.accept_unique(clip, row):
-            clips.append(clip)
+@dataclass(frozen=True)
+class _Rows:
+    """CASME II's rules for one row of the coding sheet."""
+    name: str                                             # 'casme2' or 'synthme'
+    file: str
+    scheme: LabelScheme
+    objective: dict[tuple[str, str], object] | None       # (subject, clip) -> objective class, for 'objective'
+    folders: FrameFolders
+    frames: str
+    log: RowLog
 
-    out_classes = list(label_scheme.classes) or sorted({c.label for c in clips})
-    meta = {"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "annotation": str(ann),
-            "frames": frames, "sheet": table.sheet}
-    if synth is not None:
-        meta["synthme"] = synth
-    return DatasetIndex(name, clips, out_classes, log.dropped, root, warnings=log.warnings, meta=meta)
+    def clip(self, row: int, rec: dict) -> Clip:
+        file, megc2019 = self.file, self.scheme.megc2019_rows
+        subject = casme2_subject(rec.get("subject"), file=file, row=row)
+        clip_id = path_component(rec.get("filename"), column="Filename", file=file, row=row)
+        label = self._label(rec, subject, clip_id, row)
+        if megc2019 and cell_text(rec.get("apexframe")) == "/":
+            raise LeftOut("apex '/' (not annotated): the MEGC2019 composite leaves this CASME II row out")
+        onset, apex, offset = read_phases(rec, PHASE_COLUMNS, file=file, row=row)
+        if megc2019 and apex == onset:
+            raise LeftOut(f"apex = onset ({apex}): the MEGC2019 composite leaves this CASME II row out")
+        folder = self.folders.folder(subject, clip_id)
+        paths, numbers, missing = self.folders.frames(folder, onset, apex, offset)
+        meta = {"row": row, "folder": display(folder, self.folders.root), "frames": self.frames}
+        self.log.gaps(meta, missing, f"{subject}/{clip_id}: {len(missing)} frames missing inside {onset}..{offset} "
+                                     f"(e.g. {missing[:5]}); clip kept")
+        return Clip(self.name, subject, clip_id, paths, numbers, onset, apex, offset, label,
+                    emotion=cell_text(rec.get("estimatedemotion")), aus=cell_text(rec.get("actionunits")),
+                    meta=meta)
+
+    def _label(self, rec: dict, subject: str, clip_id: str, row: int) -> str:
+        if self.objective is None:
+            return assign_label(self.scheme, rec.get("estimatedemotion"), column="Estimated Emotion",
+                                file=self.file, row=row)
+        if (subject, clip_id) not in self.objective:
+            raise AnnotationError(f"no objective class for {subject}/{clip_id} in the objective-class file",
+                                  file=self.file, row=row)
+        return assign_label(self.scheme, self.objective[(subject, clip_id)], column="Objective Class",
+                            file=self.file, row=row)
 
 
 def _objective_classes(root: Path, log: RowLog) -> dict[tuple[str, str], object]:
     from .sheets import find_file
     path = find_file(root, OBJECTIVE_PATTERNS, "CASME II objective classes CASME2-ObjectiveClasses.xlsx")
-    table, warning = read_table(path, OBJECTIVE_COLUMNS, sheet=0, header_row=1)
-    if warning:
-        log.warn(warning)
+    table = log.read(path, OBJECTIVE_COLUMNS, sheet=0, header_row=1)
     out: dict[tuple[str, str], object] = {}
     for row, rec in table.rows:
         try:
@@ -188,13 +191,3 @@ def _objective_classes(root: Path, log: RowLog) -> dict[tuple[str, str], object]
             continue
         out[(subject, cell_text(rec.get("filename")))] = rec.get("objectiveclass")
     return out
-
-
-def _guess_id(rec: dict) -> str | None:
-    """subject/clip for drop reports ('sub04/EP12_01f'), as written where the subject cannot be parsed."""
-    s, f = cell_text(rec.get("subject")), cell_text(rec.get("filename"))
-    try:
-        s = casme2_subject(rec.get("subject"))
-    except AnnotationError:
-        pass
-    return f"{s}/{f}" if s or f else None

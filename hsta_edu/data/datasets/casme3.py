@@ -32,21 +32,26 @@ trains on them and never tests on them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from ...errors import AnnotationError, ConfigError, DataError
+from ...errors import AnnotationError, ConfigError
 from ..clip import Clip, DatasetIndex
-from ..labels import get_scheme
-from .frames import FrameFolders, check_phases, clip_frames, find_child
-from .rows import LeftOut, RowLog, display
-from .sheets import cell_int, cell_text, find_file, path_component, read_table
+from ..labels import LabelScheme, get_scheme
+from .frames import FrameFolders, find_child, read_phases
+from .rows import Candidate, RowLog, assign_label, dataset_root, display
+from .sheets import cell_text, find_file, path_component
 
 LABEL_PATTERNS = ("cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", "cas(me)*3*part*A*ME*label*.xls*")
 FULL_PATTERNS = ("CAS(ME)3_part_A_v2.xls", "cas(me)*3*part*A*v2.xls*")
 LABEL_SHEET, FULL_SHEET = "label", "AU+Emotion"
 LABEL_COLUMNS = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion")
 FULL_COLUMNS = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Expression type", "Objective class")
+PHASE_COLUMNS = ("Onset", "Apex", "Offset")
 FRAME_PATTERN = re.compile(r"^(?P<n>\d+)\.(jpe?g|png)$", re.IGNORECASE)
+MACRO_SCHEME = get_scheme("casme3", "objective")      # macro rows have objective classes, no emotion
 
 
 def casme3_subject(value: object, *, file: str | None = None, row: int | None = None) -> str:
@@ -68,14 +73,6 @@ def _video(value: object, *, file: str, row: int) -> str:
     return text
 
 
-def _phases(rec: dict, file: str, row: int) -> tuple[int, int, int]:
-    onset = cell_int(rec.get("onset"), column="Onset", file=file, row=row)
-    apex = cell_int(rec.get("apex"), column="Apex", file=file, row=row)
-    offset = cell_int(rec.get("offset"), column="Offset", file=file, row=row)
-    check_phases(onset, apex, offset, file=file, row=row)
-    return onset, apex, offset
-
-
 def _au_key(value: object) -> str:
     return re.sub(r"\s+", "", cell_text(value).upper())
 
@@ -83,56 +80,58 @@ def _au_key(value: object) -> str:
 def load_casme3(root: str | Path, scheme: str = "emotion7", *, correct: bool = False, macro: bool = False,
                 strict: bool = False) -> DatasetIndex:
     """Index CAS(ME)^3 part A under ``scheme``: ``emotion7`` (= ``native``), ``megc3``, ``objective``."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"CAS(ME)^3 folder not found: {root}")
+    root = dataset_root(root, "CAS(ME)^3")
     label_scheme = get_scheme("casme3", scheme)
     if macro and label_scheme.kind != "objective":
         raise ConfigError("macro=True needs scheme='objective': CAS(ME)3_part_A_v2.xls gives macro-expressions "
                           "objective classes but no emotion")
     ann = find_file(root, LABEL_PATTERNS, "CAS(ME)^3 label file cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx")
-    table, warning = read_table(ann, LABEL_COLUMNS, sheet=LABEL_SHEET, header_row=1)
     log = RowLog(ann.name, strict=strict)
-    if warning:
-        log.warn(warning)
-    full_micro: dict[tuple[str, str, int], tuple[int, dict]] = {}
-    full_macro: list[tuple[int, dict]] = []
-    full_name = None
-    if correct or macro:
-        full = find_file(root, FULL_PATTERNS, "CAS(ME)^3 full annotation CAS(ME)3_part_A_v2.xls")
-        full_name = full.name
-        ftable, fwarn = read_table(full, FULL_COLUMNS, sheet=FULL_SHEET, header_row=1)
-        if fwarn:
-            log.warn(fwarn)
-        counter: dict[tuple[str, str], int] = {}
-        for row, rec in ftable.rows:
-            kind = cell_text(rec.get("expressiontype")).lower()
-            if "micro" in kind:
-                try:
-                    key = (casme3_subject(rec.get("subject")), cell_text(rec.get("filename")).lower())
-                except AnnotationError as exc:
-                    log.warn(f"{full.name} row {row} ignored: {exc}")
-                    continue
-                counter[key] = counter.get(key, 0) + 1
-                full_micro[(*key, counter[key])] = (row, rec)
-            elif "macro" in kind:
-                full_macro.append((row, rec))
-            else:
-                log.drop(row, None, f"unknown Expression type {cell_text(rec.get('expressiontype'))!r}",
-                         source=full.name)
+    table = log.read(ann, LABEL_COLUMNS, sheet=LABEL_SHEET, header_row=1)
+    full = _read_full(root, log) if correct or macro else _Full()
+    folders = FrameFolders(find_child(root, ("RGB", "rgb")) or root, FRAME_PATTERN, root=root)
+    rules = _Rows(ann.name, label_scheme, full if correct else _Full(full.name), folders, log)
+    clips = log.collect(_micro_candidates(table.rows, rules))
+    if macro:
+        clips += log.collect(Candidate(row, None, partial(rules.macro_clip, row, rec), full.name)
+                             for row, rec in full.macro)
+    return log.index("casme3", clips, label_scheme, root, annotation=str(ann), corrected=correct, macro=macro)
 
-    base = find_child(root, ("RGB", "rgb")) or root
-    folders = FrameFolders(base, FRAME_PATTERN, root=root)
-    file = ann.name
-    clips: list[Clip] = []
+
+@dataclass(frozen=True)
+class _Full:
+    """What the full file CAS(ME)3_part_A_v2.xls adds: its micro rows by (subject, video, k), its macro rows."""
+    name: str | None = None
+    micro: dict[tuple[str, str, int], tuple[int, dict]] = field(default_factory=dict)
+    macro: list[tuple[int, dict]] = field(default_factory=list)
+
+
+def _read_full(root: Path, log: RowLog) -> _Full:
+    path = find_file(root, FULL_PATTERNS, "CAS(ME)^3 full annotation CAS(ME)3_part_A_v2.xls")
+    full = _Full(path.name)
+    counter: dict[tuple[str, str], int] = {}
+    for row, rec in log.read(path, FULL_COLUMNS, sheet=FULL_SHEET, header_row=1).rows:
+        kind = cell_text(rec.get("expressiontype")).lower()
+        if "micro" in kind:
+            try:
+                key = (casme3_subject(rec.get("subject")), cell_text(rec.get("filename")).lower())
+            except AnnotationError as exc:
+                log.warn(f"{path.name} row {row} ignored: {exc}")
+                continue
+            counter[key] = counter.get(key, 0) + 1
+            full.micro[(*key, counter[key])] = (row, rec)
+        elif "macro" in kind:
+            full.macro.append((row, rec))
+        else:
+            log.drop(row, None, f"unknown Expression type {cell_text(rec.get('expressiontype'))!r}",
+                     source=path.name)
+    return full
+
+
+def _micro_candidates(rows: list[tuple[int, dict]], rules: _Rows) -> Iterator[Candidate]:
+    """The label file's rows, each with its ordinal k among the rows of its (subject, video)."""
     ordinal: dict[tuple[str, str], int] = {}
-
-    def frames_of(subject: str, video: str, onset: int, apex: int, offset: int):
-        # ``video`` as written: an exact-case folder wins, else the one matching it ignoring case
-        folder = folders.find(subject, video, "color")
-        return folder, clip_frames(folders.files(folder), onset, apex, offset, folder=folder, root=root)
-
-    for row, rec in table.rows:
+    for row, rec in rows:
         # the ordinal is taken before anything can fail, so ids do not shift when a row is dropped
         key = None
         try:
@@ -141,65 +140,62 @@ def load_casme3(root: str | Path, scheme: str = "emotion7", *, correct: bool = F
         except AnnotationError:
             pass
         k = ordinal.get(key, 0) if key else 0
+        yield Candidate(row, f"{key[0]}/{key[1]}_{k}" if key else None, partial(rules.micro_clip, row, rec, k))
 
-        def make(row=row, rec=rec, k=k) -> Clip:
-            subject = casme3_subject(rec.get("subject"), file=file, row=row)
-            path_component(rec.get("subject"), column="Subject", file=file, row=row)
-            written = _video(rec.get("filename"), file=file, row=row)
-            video = written.lower()
-            column = "Objective class" if label_scheme.kind == "objective" else "emotion"
-            raw_label = rec.get("objectiveclass" if label_scheme.kind == "objective" else "emotion")
-            label = label_scheme.assign(raw_label, column=column, file=file, row=row)
-            if label is None:
-                raise LeftOut(f"label {cell_text(raw_label)!r} is not in scheme {label_scheme.name!r}")
-            meta = {"row": row, "video": video, "expression": "micro"}
-            try:
-                onset, apex, offset = _phases(rec, file, row)
-            except AnnotationError as exc:
-                fixed = full_micro.get((subject, video, k)) if correct else None
-                if fixed is None or _au_key(fixed[1].get("au")) != _au_key(rec.get("au")):
-                    raise
-                onset, apex, offset = _phases(fixed[1], full_name or "", fixed[0])
-                log.warn(f"{file} row {row} ({subject}/{video}_{k}) corrected from {full_name} row "
-                         f"{fixed[0]}: {cell_text(rec.get('onset'))}/{cell_text(rec.get('apex'))}/"
-                         f"{cell_text(rec.get('offset'))} -> {onset}/{apex}/{offset} ({exc})")
-                meta["corrected_from"] = f"{full_name}:{fixed[0]}"
-            folder, (paths, numbers, missing) = frames_of(subject, written, onset, apex, offset)
-            meta["folder"] = display(folder, root)
-            if missing:
-                meta["missing_frames"] = missing
-                log.warn(f"{subject}/{video}_{k}: {len(missing)} frames missing inside {onset}..{offset}; kept")
-            return Clip("casme3", subject, f"{video}_{k}", paths, numbers, onset, apex, offset, label,
-                        emotion=cell_text(rec.get("emotion")), aus=cell_text(rec.get("au")), meta=meta)
 
-        clip = log.attempt(row, f"{key[0]}/{key[1]}_{k}" if key else None, make)
-        if clip is not None and log.accept_unique(clip, row):
-            clips.append(clip)
+@dataclass(frozen=True)
+class _Rows:
+    """CAS(ME)^3's rules for one row of the label file (micro) or of the full file (macro)."""
+    file: str
+    scheme: LabelScheme
+    full: _Full                       # its micro rows are the corrections (none unless correct=True)
+    folders: FrameFolders
+    log: RowLog
+    macro_ordinal: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    if macro:
-        objective = get_scheme("casme3", "objective")
-        macro_ord: dict[tuple[str, str], int] = {}
-        for row, rec in full_macro:
-            def make_macro(row=row, rec=rec) -> Clip:
-                f = full_name or ""
-                subject = casme3_subject(rec.get("subject"), file=f, row=row)
-                written = _video(rec.get("filename"), file=f, row=row)
-                video = written.lower()
-                macro_ord[(subject, video)] = k = macro_ord.get((subject, video), 0) + 1
-                label = objective.assign(rec.get("objectiveclass"), column="Objective class", file=f, row=row)
-                onset, apex, offset = _phases(rec, f, row)
-                folder, (paths, numbers, missing) = frames_of(subject, written, onset, apex, offset)
-                return Clip("casme3", subject, f"{video}_macro{k}", paths, numbers, onset, apex, offset,
-                            label or "", aus=cell_text(rec.get("au")),
-                            meta={"row": row, "video": video, "expression": "macro", "train_only": True,
-                                  "folder": display(folder, root), **({"missing_frames": missing} if missing else {})})
+    def micro_clip(self, row: int, rec: dict, k: int) -> Clip:
+        file, objective = self.file, self.scheme.kind == "objective"
+        subject = casme3_subject(rec.get("subject"), file=file, row=row)
+        path_component(rec.get("subject"), column="Subject", file=file, row=row)
+        written = _video(rec.get("filename"), file=file, row=row)
+        video = written.lower()
+        label = assign_label(self.scheme, rec.get("objectiveclass" if objective else "emotion"),
+                             column="Objective class" if objective else "emotion", file=file, row=row)
+        meta = {"row": row, "video": video, "expression": "micro"}
+        try:
+            onset, apex, offset = read_phases(rec, PHASE_COLUMNS, file=file, row=row)
+        except AnnotationError as exc:
+            fixed = self.full.micro.get((subject, video, k))
+            if fixed is None or _au_key(fixed[1].get("au")) != _au_key(rec.get("au")):
+                raise
+            onset, apex, offset = read_phases(fixed[1], PHASE_COLUMNS, file=self.full.name or "", row=fixed[0])
+            self.log.warn(f"{file} row {row} ({subject}/{video}_{k}) corrected from {self.full.name} row "
+                          f"{fixed[0]}: {cell_text(rec.get('onset'))}/{cell_text(rec.get('apex'))}/"
+                          f"{cell_text(rec.get('offset'))} -> {onset}/{apex}/{offset} ({exc})")
+            meta["corrected_from"] = f"{self.full.name}:{fixed[0]}"
+        folder, (paths, numbers, missing) = self._frames(subject, written, onset, apex, offset)
+        meta["folder"] = display(folder, self.folders.root)
+        self.log.gaps(meta, missing, f"{subject}/{video}_{k}: {len(missing)} frames missing inside "
+                                     f"{onset}..{offset}; kept")
+        return Clip("casme3", subject, f"{video}_{k}", paths, numbers, onset, apex, offset, label,
+                    emotion=cell_text(rec.get("emotion")), aus=cell_text(rec.get("au")), meta=meta)
 
-            clip = log.attempt(row, None, make_macro, source=full_name)
-            if clip is not None and log.accept_unique(clip, row, source=full_name):
-                clips.append(clip)
+    def macro_clip(self, row: int, rec: dict) -> Clip:
+        f = self.full.name or ""
+        subject = casme3_subject(rec.get("subject"), file=f, row=row)
+        written = _video(rec.get("filename"), file=f, row=row)
+        video = written.lower()
+        self.macro_ordinal[(subject, video)] = k = self.macro_ordinal.get((subject, video), 0) + 1
+        label = MACRO_SCHEME.assign(rec.get("objectiveclass"), column="Objective class", file=f, row=row)
+        onset, apex, offset = read_phases(rec, PHASE_COLUMNS, file=f, row=row)
+        folder, (paths, numbers, missing) = self._frames(subject, written, onset, apex, offset)
+        return Clip("casme3", subject, f"{video}_macro{k}", paths, numbers, onset, apex, offset,
+                    label or "", aus=cell_text(rec.get("au")),
+                    meta={"row": row, "video": video, "expression": "macro", "train_only": True,
+                          "folder": display(folder, self.folders.root),
+                          **({"missing_frames": missing} if missing else {})})
 
-    meta = {"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "annotation": str(ann),
-            "corrected": correct, "macro": macro}
-    return DatasetIndex("casme3", clips, list(label_scheme.classes), log.dropped, root,
-                        warnings=log.warnings, meta=meta)
-
+    def _frames(self, subject: str, video: str, onset: int, apex: int, offset: int):
+        # ``video`` as written: an exact-case folder wins, else the one matching it ignoring case
+        folder = self.folders.find(subject, video, "color")
+        return folder, self.folders.frames(folder, onset, apex, offset)

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 from ...errors import AnnotationError, FrameError
-from .rows import UnsafePathError
+from .rows import display
+from .sheets import UnsafePathError, cell_int, column_key
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 #: Default: any image whose stem ends in digits; the digits are the frame number.
@@ -26,7 +27,7 @@ def scan_frames(folder: Path, pattern: re.Pattern[str] = ANY_NUMBERED, *,
     FrameError (naming the folder) if the folder is missing, unreadable, holds no
     matching file, or holds two files for one number (``img46.jpg`` and ``img046.jpg``).
     """
-    shown = _show(folder, root)
+    shown = display(folder, root)
     if not folder.is_dir():
         raise FrameError(f"frame folder not found: {shown}")
     try:
@@ -74,6 +75,15 @@ def check_phases(onset: int, apex: int, offset: int, *, file: str | None = None,
                               row=row, column="apex", value=apex)
 
 
+def read_phases(rec: dict, columns: tuple[str, str, str], *, file: str | None = None,
+                row: int | None = None) -> tuple[int, int, int]:
+    """Onset, apex and offset of an annotation row: its cells under ``columns`` (the header texts,
+    e.g. ``("Onset Frame", "Apex Frame", "Offset Frame")``) read as integers, then `check_phases`."""
+    onset, apex, offset = (cell_int(rec.get(column_key(c)), column=c, file=file, row=row) for c in columns)
+    check_phases(onset, apex, offset, file=file, row=row)
+    return onset, apex, offset
+
+
 def clip_frames(files: dict[int, Path], onset: int, apex: int, offset: int, *, folder: Path,
                 root: Path | None = None) -> tuple[tuple[Path, ...], tuple[int, ...], list[int]]:
     """The files of frames onset..offset, their numbers, and the interior numbers missing.
@@ -86,19 +96,10 @@ def clip_frames(files: dict[int, Path], onset: int, apex: int, offset: int, *, f
     if absent:
         lo, hi = min(files), max(files)
         raise FrameError(f"frames {absent} (onset/apex/offset {onset}/{apex}/{offset}) not in "
-                         f"{_show(folder, root)}, which holds frames {lo}..{hi} ({len(files)} files)")
+                         f"{display(folder, root)}, which holds frames {lo}..{hi} ({len(files)} files)")
     numbers = tuple(n for n in sorted(files) if onset <= n <= offset)
     missing = [n for n in range(onset, offset + 1) if n not in files] if offset - onset < 10**6 else []
     return tuple(files[n] for n in numbers), numbers, missing
-
-
-def _show(folder: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return str(folder.relative_to(root))
-        except ValueError:
-            pass
-    return str(folder)
 
 
 def _check_part(part: str) -> None:
@@ -130,8 +131,8 @@ def child_folder(parent: Path, name: str, children: list[str] | None = None, *,
     if len(matches) == 1:
         return parent / matches[0]
     if matches:
-        shown = ", ".join(repr(_show(parent / m, root)) for m in matches)
-        raise FrameError(f"folder {name!r} is ambiguous in {_show(parent, root)}: no folder has exactly that "
+        shown = ", ".join(repr(display(parent / m, root)) for m in matches)
+        raise FrameError(f"folder {name!r} is ambiguous in {display(parent, root)}: no folder has exactly that "
                          f"name and {len(matches)} match it ignoring case ({shown}); rename or remove all but one")
     return parent / name
 
@@ -169,6 +170,11 @@ class FrameFolders:
                 self._listing[path] = list_folders(path)
             path = child_folder(path, part, self._listing[path], root=self.root)
         return path
+
+    def frames(self, folder: Path, onset: int, apex: int,
+               offset: int) -> tuple[tuple[Path, ...], tuple[int, ...], list[int]]:
+        """`clip_frames` of ``folder`` (scanned once): files, numbers and interior numbers missing."""
+        return clip_frames(self.files(folder), onset, apex, offset, folder=folder, root=self.root)
 
     def files(self, folder: Path) -> dict[int, Path]:
         if folder not in self._cache:

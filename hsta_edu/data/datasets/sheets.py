@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import AnnotationError
-from .rows import UnsafePathError
+
+
+class UnsafePathError(AnnotationError):
+    """An annotation cell that would build a path outside the dataset root ('..', '/', absolute)."""
+
 
 _INT_RE = re.compile(r"^[+-]?\d+(\.0*)?$")
 

@@ -16,13 +16,16 @@ kept with a warning; empty clip folders and unknown label folders are recorded d
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from ...errors import AnnotationError, DataError, FrameError
 from ..clip import Clip, DatasetIndex
-from ..labels import get_scheme
+from ..labels import LabelScheme, get_scheme
 from .frames import scan_frames
-from .rows import LeftOut, RowLog, display
+from .rows import Candidate, LeftOut, RowLog, dataset_root, display
 
 VARIANTS = ("HS", "VIS", "NIR")
 RELEASES = {"cropped": ("SMIC_all_cropped", "SMIC_cropped"), "raw": ("SMIC_all_raw", "SMIC_raw", "SMIC")}
@@ -71,19 +74,23 @@ def _variant_dir(root: Path, variant: str, release: str) -> Path:
 def load_smic(root: str | Path, variant: str = "HS", release: str = "cropped", scheme: str = "native", *,
               strict: bool = False) -> DatasetIndex:
     """Index SMIC-``variant`` at ``root``; classes negative/positive/surprise under every scheme."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"SMIC folder not found: {root}")
+    root = dataset_root(root, "SMIC")
     variant = variant.upper()
     if variant not in VARIANTS:
         raise DataError(f"SMIC variant must be one of {VARIANTS}, got {variant!r}")
     if release not in RELEASES:
         raise DataError(f"SMIC release must be 'cropped' or 'raw', got {release!r}")
     vdir = _variant_dir(root, variant, release)
-    name = f"smic-{variant.lower()}"
     label_scheme = get_scheme("smic", scheme)
     log = RowLog(display(vdir, root), strict=strict)
-    clips: list[Clip] = []
+    rules = _Clips(f"smic-{variant.lower()}", variant, label_scheme, root, log)
+    clips = log.collect(_candidates(vdir, rules))
+    return log.index(rules.name, clips, label_scheme, root, variant=variant, release=release, folder=str(vdir))
+
+
+def _candidates(vdir: Path, rules: _Clips) -> Iterator[Candidate]:
+    """The clip folders ``s1/micro/<label>/s1_ne_01`` of a variant folder, warning about what is not one."""
+    root, log = rules.root, rules.log
     non_micro = 0
     for sdir in sorted(p for p in vdir.iterdir() if p.is_dir()):
         m = _SUBJECT.fullmatch(sdir.name)
@@ -100,38 +107,41 @@ def load_smic(root: str | Path, variant: str = "HS", release: str = "cropped", s
             continue
         for ldir in sorted(p for p in micro.iterdir() if p.is_dir()):
             for cdir in sorted(p for p in ldir.iterdir() if p.is_dir()):
-                def make(cdir=cdir, ldir=ldir, sdir=sdir, subject=subject) -> Clip:
-                    label = label_scheme.assign(ldir.name, column="label folder", file=display(ldir, root))
-                    if label is None:
-                        raise LeftOut(f"label folder {ldir.name!r} is not in scheme {label_scheme.name!r}")
-                    cm = _CLIP.fullmatch(cdir.name)
-                    if not cm:
-                        raise AnnotationError("clip folder name is not like s1_ne_01", file=display(cdir, root))
-                    clip_id = smic_clip_id(cdir.name)
-                    if int(cm.group(1)) != int(subject[1:]):
-                        raise AnnotationError(f"clip folder names subject s{int(cm.group(1)):02d} but lies "
-                                              f"under {sdir.name}", file=display(cdir, root))
-                    files = scan_frames(cdir, FRAME_PATTERN, root=root)
-                    numbers = tuple(sorted(files))
-                    full = range(numbers[0], numbers[-1] + 1)
-                    meta = {"folder": display(cdir, root), "apex_rule": "middle frame", "variant": variant}
-                    if len(numbers) != len(full):
-                        have = set(numbers)
-                        missing = [n for n in full if n not in have]
-                        meta["missing_frames"] = missing
-                        log.warn(f"{subject}/{clip_id}: {len(missing)} frames missing ({missing[:5]}); clip kept")
-                    if len(numbers) < 2:
-                        raise FrameError(f"only {len(numbers)} frame in {display(cdir, root)}: "
-                                         f"a clip needs onset and apex")
-                    apex = numbers[len(numbers) // 2]
-                    return Clip(name, subject, clip_id, tuple(files[n] for n in numbers), numbers,
-                                numbers[0], apex, numbers[-1], label, emotion=ldir.name, meta=meta)
-
-                clip = log.attempt(None, f"{subject}/{cdir.name}", make, source=display(cdir, root))
-                if clip is not None and log.accept_unique(clip, None, source=display(cdir, root)):
-                    clips.append(clip)
+                yield Candidate(None, f"{subject}/{cdir.name}", partial(rules.clip, sdir, ldir, cdir, subject),
+                                display(cdir, root))
     if non_micro:
         log.warn(f"{non_micro} folders under non_micro/ ignored (not micro-expressions)")
-    meta = {"scheme": label_scheme.name, "scheme_rule": label_scheme.describe(), "variant": variant, "release": release, "folder": str(vdir)}
-    return DatasetIndex(name, clips, list(label_scheme.classes), log.dropped, root,
-                        warnings=log.warnings, meta=meta)
+
+
+@dataclass(frozen=True)
+class _Clips:
+    """SMIC's rules for one clip folder: the label from its parent folder, onset/apex/offset from its frames."""
+    name: str                  # 'smic-hs', 'smic-vis', 'smic-nir'
+    variant: str
+    scheme: LabelScheme
+    root: Path
+    log: RowLog
+
+    def clip(self, sdir: Path, ldir: Path, cdir: Path, subject: str) -> Clip:
+        root, shown = self.root, display(cdir, self.root)
+        label = self.scheme.assign(ldir.name, column="label folder", file=display(ldir, root))
+        if label is None:
+            raise LeftOut(f"label folder {ldir.name!r} is not in scheme {self.scheme.name!r}")
+        cm = _CLIP.fullmatch(cdir.name)
+        if not cm:
+            raise AnnotationError("clip folder name is not like s1_ne_01", file=shown)
+        clip_id = smic_clip_id(cdir.name)
+        if int(cm.group(1)) != int(subject[1:]):
+            raise AnnotationError(f"clip folder names subject s{int(cm.group(1)):02d} but lies "
+                                  f"under {sdir.name}", file=shown)
+        files = scan_frames(cdir, FRAME_PATTERN, root=root)
+        numbers = tuple(sorted(files))
+        have = set(numbers)
+        missing = [n for n in range(numbers[0], numbers[-1] + 1) if n not in have]
+        meta = {"folder": shown, "apex_rule": "middle frame", "variant": self.variant}
+        self.log.gaps(meta, missing, f"{subject}/{clip_id}: {len(missing)} frames missing ({missing[:5]}); clip kept")
+        if len(numbers) < 2:
+            raise FrameError(f"only {len(numbers)} frame in {shown}: a clip needs onset and apex")
+        apex = numbers[len(numbers) // 2]
+        return Clip(self.name, subject, clip_id, tuple(files[n] for n in numbers), numbers,
+                    numbers[0], apex, numbers[-1], label, emotion=ldir.name, meta=meta)

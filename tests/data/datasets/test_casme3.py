@@ -1,9 +1,9 @@
 import pytest
 
 from hsta_edu.data.datasets import load_casme3
-from hsta_edu.data.datasets.examples import casme3_rows, write_casme3_label_xlsx, write_frames
 from hsta_edu.data.datasets.frames import child_folder
 from hsta_edu.data.datasets.rows import UnsafePathError
+from hsta_edu.data.examples import casme3_rows, write_casme3_label_xlsx, write_frames
 from hsta_edu.errors import ConfigError, FrameError
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from hsta_edu.data.datasets import sheets
-from hsta_edu.data.datasets.examples import (
+from hsta_edu.data.datasets.sheets import read_table
+from hsta_edu.data.examples import (
     SAMM_COLUMNS,
     casme2_rows,
     casme3_rows,
@@ -17,7 +18,6 @@ from hsta_edu.data.datasets.examples import (
     write_casme3_label_xlsx,
     write_samm_xlsx,
 )
-from hsta_edu.data.datasets.sheets import read_table
 from hsta_edu.errors import AnnotationError
 
 
@@ -172,7 +172,8 @@ def test_reader_panics_become_annotation_errors_but_interrupts_do_not(tmp_path, 
 
 
 def test_loaders_read_xls_without_warnings(tmp_path, engines):
-    from hsta_edu.data.datasets import examples, load_casme3
+    from hsta_edu.data import examples
+    from hsta_edu.data.datasets import load_casme3
     pytest.importorskip("xlwt")
     examples.build_casme3(tmp_path, n_macro=4)
     assert (tmp_path / "CAS(ME)3_part_A_v2.xls").is_file()

@@ -1,0 +1,60 @@
+"""The ``hsta-edu`` command: the whole path from data to metrics, headless.
+
+Subcommands: ``synth`` (generate SynthME), ``prepare`` (preprocess and cache), ``train``,
+``loso`` / ``kfold`` (protocol runs into a run folder), ``report`` (merge a run folder),
+``explain`` (attention / attribution maps of one clip) and ``demo`` (the pretrained
+``hsta-tiny-synthme`` scored on the unseen subjects of ``data_samples/`` in seconds; ``--loso`` adds a
+LOSO run from scratch). With ``--json`` a command prints one JSON
+object as its last line (``loso``/``kfold``/``demo``: ``uf1``, ``uar``, ``accuracy``,
+``n_folds``, ``n_samples``, ``seconds``). Errors of the package end the command with a one-line
+message and exit status 2, not a traceback.
+
+Layout: `parser` (the options, `build_parser`), `options` (arguments -> model overrides,
+TrainConfig, datasets), `commands` (synth, prepare, train, report, explain), `protocol` (loso,
+lodo, kfold and the ``--jobs`` worker processes), `demo`, `output` (metrics lines, ``--json``).
+``python -m hsta_edu.cli`` runs `main` (the ``--jobs`` workers are started that way).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from ..errors import HSTAError
+from .commands import _cmd_explain, _cmd_prepare, _cmd_report, _cmd_synth, _cmd_train
+from .demo import _cmd_demo
+from .options import ABLATIONS, _args_ablations, ablation_overrides
+from .parser import build_parser
+from .protocol import _cmd_protocol
+
+__all__ = ["main", "build_parser", "ablation_overrides", "ABLATIONS"]
+
+#: subcommand -> function(args) returning the exit status
+COMMANDS: dict[str, Callable] = {
+    "synth": _cmd_synth,
+    "prepare": _cmd_prepare,
+    "train": _cmd_train,
+    "loso": partial(_cmd_protocol, protocol_name="loso"),
+    "lodo": partial(_cmd_protocol, protocol_name="lodo"),
+    "kfold": partial(_cmd_protocol, protocol_name="kfold"),
+    "report": _cmd_report,
+    "explain": _cmd_explain,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``hsta-edu``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if hasattr(args, "video_only"):  # check flag combinations before any data is read
+            _args_ablations(args)
+        if getattr(args, "threads", None):
+            import torch
+            torch.set_num_threads(args.threads)
+        return COMMANDS[args.command](args)
+    except HSTAError as exc:
+        print(f"hsta-edu {args.command}: error: {exc}", file=sys.stderr)
+        return 2

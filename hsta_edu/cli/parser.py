@@ -1,0 +1,142 @@
+"""The argument parser of ``hsta-edu``: one group of options per concept, shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["build_parser"]
+
+
+def _add_data(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--data", required=required, help="dataset folder or name (casme2, samm, ..., data_samples)")
+    p.add_argument("--scheme", default=None,
+                   help="label scheme: native, megc2019 (= megc3: the MEGC2019 3-class sets, as in the paper's "
+                        "Table 5), broad3 (every negative emotion negative), objective, emotion7; loader default")
+    p.add_argument("--macro-extra", action="store_true",
+                   help="CAS(ME)^3: add its macro-expressions as extra TRAINING data (never tested; the paper's "
+                        "Table 7); needs --scheme objective")
+    p.add_argument("--cache", default=None, help="preprocessing cache folder (default: none, decode in memory)")
+    p.add_argument("--face", default=None, choices=("haar", "box", "none"), help="face crop mode (prep default)")
+    p.add_argument("--prep", dest="prep_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="any PrepConfig option, e.g. --prep representation=frames --prep magnify=0 (repeatable)")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="hsta-tiny", help="model preset: hsta-tiny, hsta-small, hsta-base")
+    p.add_argument("--no-usta", action="store_true", help="ablation: no USTA blocks (embeddings + CSTA only)")
+    p.add_argument("--no-csta", action="store_true", help="ablation: no CSTA [CLS] exchange")
+    p.add_argument("--video-only", action="store_true", help="ablation: the video branch alone")
+    p.add_argument("--special-only", action="store_true", help="ablation: the special-data branch alone")
+    p.add_argument("--flow", action="store_true", help="special data = onset + optical flow onset->apex")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="any HSTAConfig override, e.g. --set drop_rate=0.1 (repeatable)")
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipe", default=None, choices=("paper", "reference", "fast"),
+                   help="training recipe (default: fast for hsta-tiny, paper otherwise)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--loss", choices=("ce", "mse"))
+    p.add_argument("--layer-decay", type=float)
+    p.add_argument("--drop-path", type=float)
+    p.add_argument("--grad-clip", type=float)
+    p.add_argument("--no-balanced", action="store_true", help="plain shuffling instead of balanced sampling")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"))
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest for hsta-tiny on a busy shared CPU)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=None, help="run folder (default: runs/<data>-<protocol>-<preset>[-ablation])")
+    p.add_argument("--shard", default=None, metavar="I/N", help="run only folds i, i+n, ... (job arrays, GPUs)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run the folds in N processes on this machine (each with its share of the cores)")
+    p.add_argument("--val-subjects", type=float, default=0.0,
+                   help="pick the epoch on this fraction (or number) of held-out TRAINING subjects; "
+                        "0 = fixed epoch budget (default)")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep each fold's last checkpoint")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    """``synth``, ``prepare`` and ``train``."""
+    from ..data.synth import add_synth_arguments
+    p = sub.add_parser("synth", help="generate a SynthME corpus (CASME II layout)")
+    add_synth_arguments(p, default_preset="benchmark")  # the options of python -m hsta_edu.data.synth
+
+    p = sub.add_parser("prepare", help="preprocess every clip into the cache")
+    _add_data(p)
+    _add_model(p)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", help="train on a whole dataset (optionally with held-out validation subjects)")
+    _add_data(p)
+    _add_model(p)
+    _add_train(p)
+    p.add_argument("--out", default=None, help="output folder (model.pt, history.csv, history.png)")
+    p.add_argument("--val-subjects", type=float, default=0.0)
+    p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    p.add_argument("--pretrained-video", default=None, help="local VideoMAE-style checkpoint for the video branch")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_protocol_commands(sub: argparse._SubParsersAction) -> None:
+    """``loso``, ``lodo`` and ``kfold``."""
+    for name, help_ in (("loso", "leave-one-subject-out evaluation"),
+                        ("lodo", "leave-one-dataset-out evaluation on the composite (train on two corpora, "
+                                 "test on the third)"),
+                        ("kfold", "k-fold evaluation (subject-grouped; --sample-level for the paper's split)")):
+        p = sub.add_parser(name, help=help_)
+        _add_data(p)
+        _add_model(p)
+        _add_train(p)
+        _add_protocol(p)
+        if name == "kfold":
+            p.add_argument("--k", type=int, default=5)
+            p.add_argument("--sample-level", action="store_true",
+                           help="the paper's clip-level split (mixes subjects between train and test!)")
+
+
+def _add_result_commands(sub: argparse._SubParsersAction) -> None:
+    """``report``, ``explain`` and ``demo``."""
+    p = sub.add_parser("report", help="merge a run folder's folds into metrics, figure and report")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("explain", help="attention / attribution maps of one clip from a trained model")
+    p.add_argument("--model", required=True, help="model.pt written by `hsta-edu train`")
+    _add_data(p)
+    p.add_argument("--clip", default=None, help="clip uid (dataset/subject/clip_id) or index; default: first")
+    p.add_argument("--method", default="rollout", help="rollout, cls, csta, integrated_gradients, ...")
+    p.add_argument("--modality", default="video", choices=("video", "special"))
+    p.add_argument("--out", default="explain.png")
+
+    p = sub.add_parser("demo", help="the pretrained hsta-tiny scored on data_samples/ (unseen subjects; seconds)")
+    p.add_argument("--data", default="data_samples")
+    p.add_argument("--model", default="hsta-tiny-synthme", help="a name from hsta_edu.list_pretrained()")
+    p.add_argument("--loso", action="store_true", help="also run a LOSO from scratch on --data (minutes)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs of the --loso run")
+    p.add_argument("--out", default=None, help="run folder (default: a temporary folder)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``hsta-edu`` parser; its description is the first paragraph of the package docstring."""
+    from . import __doc__ as doc
+    parser = argparse.ArgumentParser(prog="hsta-edu", description=doc.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
+    _add_protocol_commands(sub)
+    _add_result_commands(sub)
+    return parser

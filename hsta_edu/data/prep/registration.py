@@ -1,0 +1,157 @@
+"""The micro-expression steps on the crops: registration of every frame to the onset (OpenCV ECC,
+robust to the expression's own motion) and Eulerian magnification relative to the onset
+(`hsta_edu.data.magnify`), with the record of what was done that goes into the prepared clip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ...errors import ConfigError, DataError
+from .config import PrepConfig
+
+_ECC_MOTION = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN,
+               "affine": cv2.MOTION_AFFINE}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The warp that aligns one image to a reference: ``warp`` (2, 3) float32 maps reference pixel
+    coordinates (x, y, 1) to the image's (so ``cv2.warpAffine(image, warp, size, flags=INTER_LINEAR |
+    WARP_INVERSE_MAP)`` is the aligned image); ``converged`` False when ECC failed (identity used);
+    ``residual`` the RMS grey-level difference to the reference after alignment (inner 80%)."""
+    warp: np.ndarray
+    converged: bool
+    residual: float
+
+    @property
+    def shift(self) -> float:
+        """Length of the translation part, px."""
+        return float(np.hypot(self.warp[0, 2], self.warp[1, 2]))
+
+    @property
+    def angle(self) -> float:
+        """Rotation part in degrees, OpenCV's convention (``getRotationMatrix2D``: counter-clockwise on screen)."""
+        return float(np.degrees(np.arctan2(self.warp[0, 1], self.warp[0, 0])))
+
+
+def _inner_rms(a: np.ndarray, b: np.ndarray) -> float:
+    h, w = a.shape[:2]
+    dy, dx = h // 10, w // 10
+    d = a[dy:h - dy, dx:w - dx].astype(np.float32) - b[dy:h - dy, dx:w - dx].astype(np.float32)
+    return float(np.sqrt(np.mean(d * d)))
+
+
+def register_image(reference: np.ndarray, image: np.ndarray, motion: str = "euclidean",
+                   iterations: int = 100, eps: float = 1e-6, robust: int = 2, keep: float = 0.5,
+                   threshold: float = 0.3) -> Registration:
+    """Align ``image`` to ``reference`` (both (H, W) grey or (H, W, 3) RGB, uint8 or float) with OpenCV's
+    ECC maximisation (``findTransformECC``, Evangelidis & Psarakis 2008) under ``motion`` =
+    "translation" | "euclidean" | "affine". Sub-pixel.
+
+    A micro-expression is *local* motion; plain ECC over the whole face partly explains it by a global
+    shift (a brow raise pulls the estimate upwards). With ``robust`` > 0 the alignment is re-estimated
+    that many times without the pixels whose remaining displacement (|difference| / |gradient|, smoothed)
+    exceeds ``threshold`` px after the previous alignment (never more than a fraction 1 - ``keep`` of
+    them): the moving regions are left out, so the warp follows the head, not the expression. A failed
+    optimisation returns the identity with ``converged=False`` instead of raising (a clip is never
+    dropped for it)."""
+    if motion not in _ECC_MOTION:
+        raise ConfigError(f"registration motion {motion!r}: must be one of {tuple(_ECC_MOTION)}")
+
+    def grey(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim == 3:
+            x = cv2.cvtColor(x.astype(np.float32), cv2.COLOR_RGB2GRAY)
+        return x.astype(np.float32)
+    ref, img = grey(reference), grey(image)
+    if ref.shape != img.shape:
+        raise DataError(f"register_image: image {img.shape} and reference {ref.shape} differ in size")
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
+    h, w = ref.shape
+    border = np.zeros((h, w), np.uint8)          # ignore a border band: pixels there move out of / into view
+    border[h // 16:h - h // 16, w // 16:w - w // 16] = 1
+
+    def ecc(mask: np.ndarray, start: np.ndarray | None = None) -> np.ndarray | None:
+        init = np.eye(2, 3, dtype=np.float32) if start is None else start.copy()
+        try:
+            _, warp = cv2.findTransformECC(ref, img, init, _ECC_MOTION[motion], criteria, mask, 3)
+        except cv2.error:
+            return None
+        return warp if np.all(np.isfinite(warp)) else None
+
+    def aligned(warp: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+    warp = ecc(border)
+    if robust and warp is not None:
+        sigma = max(w / 24, 1.0)
+        gx, gy = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3) / 8, cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3) / 8
+        texture = cv2.GaussianBlur(np.hypot(gx, gy), (0, 0), sigma) + 1.0
+        inside = border > 0
+    for _ in range(robust if warp is not None else 0):
+        # |difference| / |gradient| ~ the displacement left at each pixel: leave out where it is largest
+        moved = cv2.GaussianBlur(np.abs(aligned(warp) - ref), (0, 0), sigma) / texture
+        limit = max(threshold, float(np.quantile(moved[inside], keep)))
+        mask = ((moved <= limit) & inside).astype(np.uint8)
+        again = ecc(mask, warp)
+        if again is None:
+            break
+        warp = again
+    ok = warp is not None
+    if not ok:
+        warp = np.eye(2, 3, dtype=np.float32)
+    return Registration(warp.astype(np.float32), ok, _inner_rms(aligned(warp), ref))
+
+
+def warp_image(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """``image`` resampled onto the reference's grid by a `Registration` warp (bilinear, edges replicated)."""
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def align(onset: np.ndarray, others: np.ndarray, motion: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Register each of ``others`` (N, S, S, 3) uint8 to ``onset`` (S, S, 3) (`register_image`, robust);
+    returns the aligned frames and a record (per-frame shift and angle, mean residual before/after)."""
+    regs = [register_image(onset, f, motion) for f in others]
+    out = np.stack([warp_image(f, r.warp) for f, r in zip(others, regs, strict=True)])
+    g0 = cv2.cvtColor(onset, cv2.COLOR_RGB2GRAY)
+    before = [_inner_rms(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), g0) for f in others]
+    return out, {"motion": motion,
+                 "shift_px": [round(r.shift, 3) for r in regs], "angle_deg": [round(r.angle, 3) for r in regs],
+                 "residual_before": round(float(np.mean(before)), 3),
+                 "residual": round(float(np.mean([r.residual for r in regs])), 3),
+                 "failed": int(sum(not r.converged for r in regs))}
+
+
+def align_and_magnify(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """The micro-expression steps on crops at ``cfg.work_size``: register each of ``others`` (N, S, S, 3)
+    uint8 to ``onset`` (S, S, 3), then magnify the motion relative to the onset. Returns the processed
+    ``others`` (uint8, same shape) and a record of what was done (per-frame shift, angle, residual)."""
+    aligned, info = align_and_record(onset, others, cfg)
+    return magnify_clip(onset, aligned, cfg, info), info
+
+
+def align_and_record(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """`align` under ``cfg.register`` (unchanged frames and an empty record when it is "none"); the record
+    goes into ``PreparedClip.info["registration"]``."""
+    if cfg.register == "none":
+        return others, {}
+    out, reg = align(onset, others, cfg.register)
+    reg["work_size"] = cfg.work_size
+    return out, {"registration": reg}
+
+
+def magnify_clip(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig, info: dict[str, Any]) -> np.ndarray:
+    """Eulerian magnification of ``others`` relative to ``onset`` (``cfg.magnify``; identity when 0)."""
+    if cfg.magnify <= 0:
+        return others
+    from ..magnify import magnify
+    out = magnify(np.concatenate([onset[None], others]), cfg.magnify, levels=cfg.magnify_levels,
+                  cutoff=cfg.magnify_cutoff, reference=0)[1:]
+    info["magnification"] = {"alpha": cfg.magnify, "levels": cfg.magnify_levels, "cutoff": cfg.magnify_cutoff}
+    return out

@@ -1,0 +1,154 @@
+"""Tensors from a `PreparedClip`, on every access: temporal sampling, clip-level augmentation at train
+time, normalisation, the difference representation, the special input; and the check of the tensor
+contract (docs/interfaces.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...errors import DataError
+from ..clip import Clip
+from .config import PrepConfig
+from .prepared import PreparedClip, load_prepared
+from .sampling import sample_pool_positions
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@lru_cache(maxsize=8)
+def _norm_affine(mode: str, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (scale, bias) with normalised = uint8 * scale + bias; shaped (3, 1, ...) for ``dims`` dims."""
+    if mode == "imagenet":
+        mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    elif mode == "standard":
+        mean, std = torch.full((3,), 0.5), torch.full((3,), 0.5)
+    else:
+        mean, std = torch.zeros(3), torch.ones(3)
+    shape = (3,) + (1,) * (dims - 1)
+    return (1.0 / (255.0 * std)).view(shape), (-mean / std).view(shape)
+
+
+def _normalise(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """uint8 channels-first tensor (3, ...) -> float32 normalised: one fused multiply-add."""
+    scale, bias = _norm_affine(mode, x.dim())
+    return torch.addcmul(bias, x.float(), scale)
+
+
+def check_tensors(video: torch.Tensor, special: torch.Tensor, cfg: PrepConfig, where: str,
+                  finite: bool = True) -> None:
+    """DataError naming ``where`` unless video is (3, T, S, S) and special (3, 2, S, S), float32 and
+    (with ``finite``) free of NaN/inf."""
+    S, T = cfg.img_size, cfg.num_frames
+    P = cfg.special_size or S
+    for name, t, shape in (("video", video, (3, T, S, S)), ("special", special, (3, 2, P, P))):
+        if tuple(t.shape) != shape:
+            raise DataError(f"{where}: {name} has shape {tuple(t.shape)}, expected {shape}")
+        if t.dtype != torch.float32:
+            raise DataError(f"{where}: {name} has dtype {t.dtype}, expected float32")
+        if finite and not torch.isfinite(t).all():
+            raise DataError(f"{where}: {name} holds NaN or infinite values")
+
+
+def augment_params(cfg: PrepConfig, generator: torch.Generator | None = None) -> dict[str, Any]:
+    """One draw of the clip-level augmentation (the same for every frame of the clip), as `assemble`
+    makes it at train time: keys ``flip``, ``dy``/``dx`` (px), ``gain``/``offset`` when drawn."""
+    def u(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=generator))
+    out: dict[str, Any] = {}
+    if cfg.flip and u(0, 1) < 0.5:
+        out["flip"] = True
+    if cfg.shift:
+        dy, dx = (int(v) for v in torch.randint(-cfg.shift, cfg.shift + 1, (2,), generator=generator))
+        if dy or dx:
+            out["dy"], out["dx"] = dy, dx
+    if cfg.photometric:
+        out["gain"], out["offset"] = u(1 - cfg.photometric, 1 + cfg.photometric), u(-1, 1) * cfg.photometric * 255
+    return out
+
+
+def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate the last two axes by (dy, dx) integer px, edges replicated."""
+    if dy == 0 and dx == 0:
+        return x
+    h, w = x.shape[-2:]
+    iy = (torch.arange(h) - dy).clamp_(0, h - 1)
+    ix = (torch.arange(w) - dx).clamp_(0, w - 1)
+    return x[..., iy, :][..., ix]
+
+
+def _apply_augment(x: torch.Tensor, aug: dict[str, Any], photometric: bool = True) -> torch.Tensor:
+    """Apply one augmentation draw to a channels-first float tensor (3, ..., S, S) in grey levels."""
+    if aug.get("flip"):
+        x = x.flip(-1)
+    if "dy" in aug:
+        x = _shift(x, aug["dy"], aug["dx"])
+    if photometric and "gain" in aug:
+        x = x * aug["gain"] + aug["offset"]
+    return x
+
+
+def assemble(prepared: PreparedClip, cfg: PrepConfig, *, train: bool = False,
+             generator: torch.Generator | None = None, where: str = "clip") -> tuple[torch.Tensor, torch.Tensor]:
+    """Tensors from a `PreparedClip`: ``video`` (3, T, S, S) and ``special`` (3, 2, S', S'), float32
+    (S' = ``special_size`` or S).
+
+    Test time (``train=False``) is deterministic; train time jitters the T positions when
+    ``cfg.jitter`` and applies the clip-level augmentation (``flip``, ``shift``, ``photometric``).
+    Images are normalised (``cfg.normalisation``, or per clip with ``cfg.clip_norm``); with
+    ``representation="difference"`` the video frames and the apex become
+    (frame - onset) x ``difference_scale``. Flow channels are (u, v, |flow|) in percent of the width.
+    """
+    pos = sample_pool_positions(cfg.num_frames, cfg.pool_factor, generator, jitter=train and cfg.jitter)
+    if prepared.pool.shape[0] != cfg.pool_size:
+        raise DataError(f"{where}: prepared pool has {prepared.pool.shape[0]} frames, expected {cfg.pool_size}")
+    aug = augment_params(cfg, generator) if train else {}
+    frames = torch.from_numpy(np.ascontiguousarray(prepared.pool[pos])).permute(3, 0, 1, 2)   # 3, T, S, S
+    onset = torch.from_numpy(np.ascontiguousarray(prepared.onset)).permute(2, 0, 1)            # 3, S, S
+    apex = torch.from_numpy(np.ascontiguousarray(prepared.apex)).permute(2, 0, 1)
+    plain = not aug and not cfg.clip_norm
+    if plain:
+        video, onset_n, apex_n = (_normalise(x, cfg.normalisation) for x in (frames, onset, apex))
+    else:
+        images = torch.cat([frames, onset[:, None], apex[:, None]], dim=1).float()               # 3, T+2, S, S
+        images = _apply_augment(images, aug)
+        if cfg.clip_norm:
+            mean = images.mean(dim=(1, 2, 3), keepdim=True)
+            std = images.std(dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
+            images = (images - mean) / std
+        else:
+            scale, bias = _norm_affine(cfg.normalisation, 4)
+            images = images * scale + bias
+        video, onset_n, apex_n = images[:, :-2], images[:, -2], images[:, -1]
+    if cfg.representation == "difference":
+        video = (video - onset_n[:, None]) * cfg.difference_scale
+        apex_n = (apex_n - onset_n) * cfg.difference_scale
+    if cfg.special == "flow":
+        if prepared.flow is None:
+            raise DataError(f"{where}: flow mode but the prepared clip has no flow")
+        f = torch.from_numpy(np.ascontiguousarray(prepared.flow)).permute(2, 0, 1) * (100.0 / cfg.img_size)
+        if aug:
+            f = _apply_augment(f, aug, photometric=False)
+            if aug.get("flip"):
+                f = torch.stack([-f[0], f[1]])
+        second = torch.cat([f, f.norm(dim=0, keepdim=True)]).clamp_(-cfg.flow_clip, cfg.flow_clip)
+        if not torch.isfinite(second).all():
+            raise DataError(f"{where}: optical flow holds NaN or infinite values")
+    else:
+        second = apex_n
+    special = torch.stack([onset_n, second], dim=1)
+    if cfg.special_size:   # the top-left square the model's strided special tubelet reads
+        special = special[..., : cfg.special_size, : cfg.special_size]
+    special, video = special.contiguous(), video.contiguous()
+    check_tensors(video, special, cfg, where, finite=False)   # built from uint8 (+ checked flow): finite
+    return video, special
+
+
+def prepare_clip(clip: Clip, cfg: PrepConfig, *, train: bool = False,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One clip to the model's inputs: ``(video (3, T, S, S), special (3, 2, S, S))`` float32, no cache."""
+    return assemble(load_prepared(clip, cfg), cfg, train=train, generator=generator, where=clip.uid)
