@@ -121,31 +121,31 @@ class Explorer:
         return blocks[k] if 0 <= k < len(blocks) else 0
 
     def _build_widgets(self) -> None:
-        import ipywidgets as W
+        import ipywidgets
 
         _enable_colab_widgets()
         m0 = self.state["modality"]
         style = {"description_width": "70px"}
         self.controls = {
-            "clip": W.Dropdown(options=[(n, i) for i, n in enumerate(_clip_names(self.dataset))], value=0,
+            "clip": ipywidgets.Dropdown(options=[(n, i) for i, n in enumerate(_clip_names(self.dataset))], value=0,
                                description="clip", style=style),
-            "method": W.Dropdown(options=self.methods, value=self.state["method"], description="method",
+            "method": ipywidgets.Dropdown(options=self.methods, value=self.state["method"], description="method",
                                  style=style),
-            "modality": W.Dropdown(options=self.modalities, value=m0, description="modality", style=style),
-            "stage": W.IntSlider(value=self.state["stage"], min=0, max=max(self.model.config.num_stages - 1, 0),
+            "modality": ipywidgets.Dropdown(options=self.modalities, value=m0, description="modality", style=style),
+            "stage": ipywidgets.IntSlider(value=self.state["stage"], min=0, max=max(self.model.config.num_stages - 1, 0),
                                  description="stage", continuous_update=False, style=style),
-            "block": W.IntSlider(value=0, min=0, max=max(self._blocks_of(m0) - 1, 0), description="block",
+            "block": ipywidgets.IntSlider(value=0, min=0, max=max(self._blocks_of(m0) - 1, 0), description="block",
                                  continuous_update=False, style=style),
-            "head": W.Dropdown(options=self._head_options(m0), value="mean", description="head", style=style),
-            "frame": W.Dropdown(options=self._frame_options(m0), value="mean", description="frame", style=style),
+            "head": ipywidgets.Dropdown(options=self._head_options(m0), value="mean", description="head", style=style),
+            "frame": ipywidgets.Dropdown(options=self._frame_options(m0), value="mean", description="frame", style=style),
         }
-        self.output = W.Output(layout={"min_height": "240px"})
-        self.status = W.HTML(value="")
+        self.output = ipywidgets.Output(layout={"min_height": "240px"})
+        self.status = ipywidgets.HTML(value="")
         for name, w in self.controls.items():
             w.observe(self._on_change(name), names="value")
-        left = W.VBox([self.controls[k] for k in ("clip", "method", "modality", "stage")])
-        right = W.VBox([self.controls[k] for k in ("block", "head", "frame")] + [self.status])
-        self.box = W.VBox([W.HBox([left, right]), self.output])
+        left = ipywidgets.VBox([self.controls[k] for k in ("clip", "method", "modality", "stage")])
+        right = ipywidgets.VBox([self.controls[k] for k in ("block", "head", "frame")] + [self.status])
+        self.box = ipywidgets.VBox([ipywidgets.HBox([left, right]), self.output])
         self._sync_enabled()
 
     def _head_options(self, modality: str) -> list:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hsta_edu.errors import ConfigError
-from hsta_edu.explain import score as S
+from hsta_edu.explain import score
 
 
 def _mask():
@@ -13,46 +13,46 @@ def _mask():
 
 def test_mass_share_and_chance():
     m = _mask()
-    assert S.chance_mass(m) == pytest.approx(0.1)
-    assert S.mass_share(np.ones((3, 10, 10)), m) == pytest.approx(0.1)    # uniform = chance
+    assert score.chance_mass(m) == pytest.approx(0.1)
+    assert score.mass_share(np.ones((3, 10, 10)), m) == pytest.approx(0.1)    # uniform = chance
     inside = m.astype(float)[None].repeat(2, 0)
-    assert S.mass_share(inside, m) == pytest.approx(1.0)
-    assert S.mass_share(-inside, m) == pytest.approx(1.0)                # absolute mass
+    assert score.mass_share(inside, m) == pytest.approx(1.0)
+    assert score.mass_share(-inside, m) == pytest.approx(1.0)                # absolute mass
     half = inside.copy()
     half[0, 9, 9] = 10.0                                                 # 20 inside, 10 outside... x2 frames
-    assert S.mass_share(half, m) == pytest.approx(20 / 30)
+    assert score.mass_share(half, m) == pytest.approx(20 / 30)
     with pytest.raises(ConfigError):
-        S.mass_share(np.ones((5, 5)), m)
+        score.mass_share(np.ones((5, 5)), m)
 
 
 def test_pointing_game_with_tolerance():
     m = _mask()
     h = np.zeros((10, 10))
     h[5, 5] = 1.0                     # one pixel below the region
-    assert not S.pointing_hit(h, m)
-    assert S.pointing_hit(h, m, tolerance=2)
-    assert S.pointing_chance(m, 1) > S.pointing_chance(m, 0) == pytest.approx(0.1)
+    assert not score.pointing_hit(h, m)
+    assert score.pointing_hit(h, m, tolerance=2)
+    assert score.pointing_chance(m, 1) > score.pointing_chance(m, 0) == pytest.approx(0.1)
 
 
 def test_score_method_averages_and_skips_empty_masks():
     m = _mask()
     good = m.astype(float)
     bad = 1.0 - good
-    s = S.score_method([good, bad, good], [m, m, np.zeros_like(m)])
+    s = score.score_method([good, bad, good], [m, m, np.zeros_like(m)])
     assert s["n"] == 2 and s["mass_share"] == pytest.approx(0.5) and s["pointing_game"] == pytest.approx(0.5)
     assert s["chance"] == pytest.approx(0.1)
-    assert "good" in S.score_table({"good": s})
+    assert "good" in score.score_table({"good": s})
     with pytest.raises(ConfigError):
-        S.score_method([good], [np.zeros_like(m)])
+        score.score_method([good], [np.zeros_like(m)])
 
 
 def test_mask_on_input_applies_crop_and_resize():
     m = np.zeros((100, 100), bool)
     m[20:40, 50:90] = True
-    out = S.mask_on_input(m, (50, 20, 40, 40), 8)     # the crop is exactly the top half of the region
+    out = score.mask_on_input(m, (50, 20, 40, 40), 8)     # the crop is exactly the top half of the region
     assert out.shape == (8, 8)
     assert out[:4].all() and not out[4:].any()
-    assert S.mask_on_input(m, None, 10)[2:4, 5:9].all()
+    assert score.mask_on_input(m, None, 10)[2:4, 5:9].all()
 
 
 def test_synthme_mask_lines_up_with_the_moving_pixels():
@@ -68,10 +68,10 @@ def test_synthme_mask_lines_up_with_the_moving_pixels():
     index = load_dataset(root, scheme="megc3")
     index.clips = index.clips[6:7]
     ds = MERDataset(index, PrepConfig(img_size=48, num_frames=6))
-    mask = S.synthme_mask(ds, 0)
+    mask = score.synthme_mask(ds, 0)
     _, special, _ = ds[0]
     motion = (special[:, 1] - special[:, 0]).abs().sum(0).numpy()
     # the apex-onset difference is much larger inside the true regions than outside, and the
     # mask scores better where it is than shifted sideways (so crop and resize line up)
     assert motion[mask].mean() > 2 * motion[~mask].mean()
-    assert S.mass_share(motion, mask) > S.mass_share(motion, np.roll(mask, 12, axis=1)) + 0.1
+    assert score.mass_share(motion, mask) > score.mass_share(motion, np.roll(mask, 12, axis=1)) + 0.1

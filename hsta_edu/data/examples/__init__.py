@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import DataError
-from .casme2 import (
+from .casme2_files import (
     CASME2_COMPOSITE_SUBJECTS,
     CASME2_EMOTIONS,
     CASME2_QUIRKS,
@@ -34,7 +34,7 @@ from .casme2 import (
     casme2_rows,
     write_casme2_xlsx,
 )
-from .casme3 import (
+from .casme3_files import (
     CASME3_EMOTIONS,
     CASME3_LABEL_COLUMNS,
     build_casme3,
@@ -42,10 +42,10 @@ from .casme3 import (
     casme3_subjects,
     write_casme3_label_xlsx,
 )
-from .composite import build_composite
-from .folder import build_folder
+from .composite_files import build_composite
+from .folder_files import build_folder
 from .images import write_frames
-from .samm import (
+from .samm_files import (
     SAMM_COLUMNS,
     SAMM_COMPOSITE_SUBJECTS,
     SAMM_EMOTIONS,
@@ -54,7 +54,7 @@ from .samm import (
     samm_rows,
     write_samm_xlsx,
 )
-from .smic import SMIC_HS_COUNTS, SMIC_HS_SUBJECTS, SMIC_VIS_NIR_SUBJECTS, build_smic, smic_clips
+from .smic_files import SMIC_HS_COUNTS, SMIC_HS_SUBJECTS, SMIC_VIS_NIR_SUBJECTS, build_smic, smic_clips
 
 __all__ = ["build_examples", "tree", "CORPORA", "write_frames",
            "build_casme2", "casme2_rows", "write_casme2_xlsx", "CASME2_EMOTIONS", "CASME2_SUBJECTS",

@@ -17,8 +17,8 @@ flow mode the flow onset->apex as (u, v, magnitude) in percent of the image widt
 
 The modules, each importing only those above it:
 
-- ``config``: `PrepConfig` and the names its options may take (``FACE_MODES`` ...);
-- ``frames``: `read_frame`, `FaceBox`, `detect_face`, the crop and resize of every frame;
+- ``settings``: `PrepConfig` and the names its options may take (``FACE_MODES`` ...);
+- ``crops``: `read_frame`, `FaceBox`, `detect_face`, the crop and resize of every frame;
 - ``sampling``: `clip_span`, `uniform_positions`, `sample_pool_positions`;
 - ``flow``: `compute_flow`;
 - ``registration``: `Registration`, `register_image`, `warp_image`, `align`, `align_and_record`,
@@ -33,17 +33,8 @@ test that replaces one (``monkeypatch.setattr``) patches that module, e.g.
 """
 
 from .cache import PREP_VERSION, CacheStats, cache_key, cache_path, load_or_prepare, prepare_index
-from .config import (
-    FACE_MODES,
-    FLOW_METHODS,
-    NORMALISATIONS,
-    REGISTRATIONS,
-    REPRESENTATIONS,
-    SPECIAL_MODES,
-    PrepConfig,
-)
+from .crops import FaceBox, detect_face, read_frame
 from .flow import compute_flow
-from .frames import FaceBox, detect_face, read_frame
 from .prepared import PreparedClip, load_prepared
 from .registration import (
     Registration,
@@ -55,6 +46,15 @@ from .registration import (
     warp_image,
 )
 from .sampling import clip_span, sample_pool_positions, uniform_positions
+from .settings import (
+    FACE_MODES,
+    FLOW_METHODS,
+    NORMALISATIONS,
+    REGISTRATIONS,
+    REPRESENTATIONS,
+    SPECIAL_MODES,
+    PrepConfig,
+)
 from .tensors import IMAGENET_MEAN, IMAGENET_STD, assemble, augment_params, check_tensors, prepare_clip
 
 __all__ = [

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from .config import FLOW_METHODS
+from .settings import FLOW_METHODS
 
 
 def compute_flow(onset: np.ndarray, apex: np.ndarray, method: str = "dis") -> np.ndarray:

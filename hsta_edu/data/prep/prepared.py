@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from ..clip import Clip
-from .config import PrepConfig
+from .crops import _crop_resize, _resize, detect_face, read_frame
 from .flow import _flow_at
-from .frames import _crop_resize, _resize, detect_face, read_frame
 from .registration import align_and_record, magnify_clip
 from .sampling import clip_span, uniform_positions
+from .settings import PrepConfig
 
 
 @dataclass

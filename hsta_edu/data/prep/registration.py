@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from .config import PrepConfig
+from .settings import PrepConfig
 
 _ECC_MOTION = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN,
                "affine": cv2.MOTION_AFFINE}

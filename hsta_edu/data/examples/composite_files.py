@@ -6,9 +6,9 @@ import csv
 import io
 from pathlib import Path
 
-from .casme2 import CASME2_QUIRKS, build_casme2
-from .samm import build_samm
-from .smic import build_smic
+from .casme2_files import CASME2_QUIRKS, build_casme2
+from .samm_files import build_samm
+from .smic_files import build_smic
 
 
 def build_composite(root: Path, *, casme2_cropped: bool = False,

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ...errors import DataError, FrameError
-from .config import PrepConfig
+from .settings import PrepConfig
 
 
 def read_frame(path: str | Path) -> np.ndarray:
