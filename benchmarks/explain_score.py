@@ -37,19 +37,12 @@ from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.explain.methods import METHODS, explain_maps
-from hsta_edu.explain.score import score_method, score_table, synthme_mask
+from hsta_edu.explain.score import SCORE_OPTIONS, score_explanations, score_method, score_table, synthme_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_WORK = ROOT / ".cache" / "explain_score"
-# per-method options: enough steps to be accurate, few enough for a CPU
-OPTIONS = {
-    "integrated_gradients": {"n_steps": 32, "internal_batch_size": 32},
-    "smoothgrad_ig": {"n_steps": 8, "nt_samples": 4, "internal_batch_size": 32},
-    "occlusion": {"perturbations_per_eval": 64},
-    "feature_ablation": {"perturbations_per_eval": 32},
-    "rollout": {"head": "mean"},
-}
+OPTIONS = SCORE_OPTIONS
 # The sanity check of Adebayo et al. (2018): a method whose maps barely change when the model's
 # weights are random is showing the input (here: where it differs from the onset), not the model.
 CONTROL_METHODS = ("integrated_gradients", "occlusion")
@@ -155,39 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"held-out accuracy {acc:.3f} on {len(test_idx)} clips (chance {1 / len(ds.classes):.3f})")
 
     masks = [synthme_mask(ds, i) for i in test_idx]
-    heats: dict[str, list[np.ndarray]] = {m: [] for m in methods}
-    per_mod: dict[str, dict[str, list[np.ndarray]]] = {m: {"video": [], "special": []} for m in methods}
-    diff_maps = []
-    seconds: dict[str, float] = {m: 0.0 for m in methods}
-    for i in test_idx:
-        v, s, y = ds[i]
-        # a model-free reference: |apex - onset| (frames) or the flow magnitude channel (flow)
-        if special == "flow":
-            d = s[2, 1].abs().numpy()
-        elif prep.representation == "difference":
-            d = s[:, 1].abs().sum(0).numpy()             # the apex channel already is apex - onset
-        else:
-            d = (s[:, 1] - s[:, 0]).abs().sum(0).numpy()
-        diff_maps.append(d)
-        for m in methods:
-            t0 = time.perf_counter()
-            target = None if METHODS[m][0] == "attention" else int(y)
-            maps = explain_maps(model, v[None], s[None], m, target, **OPTIONS.get(m, {}))
-            seconds[m] += time.perf_counter() - t0
-            planes = {k: x[0].sum(0).numpy() for k, x in maps.items()}
-            for k, p in planes.items():
-                per_mod[m][k].append(p)
-            heats[m].append(np.mean([p / max(p.sum(), 1e-12) for p in planes.values()], axis=0))
-
-    scores = {}
-    for m in methods:
-        sc = score_method(heats[m], masks, args.tolerance)
-        for k in ("video", "special"):
-            if per_mod[m][k]:
-                sc[f"{k}_mass_share"] = score_method(per_mod[m][k], masks, args.tolerance)["mass_share"]
-        sc["seconds_per_clip"] = seconds[m] / len(test_idx)
-        scores[m] = {k: round(v, 4) if isinstance(v, float) else v for k, v in sc.items()}
-    reference = score_method(diff_maps, masks, args.tolerance)
+    scores = score_explanations(model, ds, test_idx, methods, tolerance=args.tolerance, options=OPTIONS)
+    reference = scores.pop("movement")
+    scores = {m: {k: round(v, 4) if isinstance(v, float) else v for k, v in sc.items()} for m, sc in scores.items()}
     control = {}
     if not args.no_control:
         torch.manual_seed(args.seed + 1)

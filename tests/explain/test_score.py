@@ -75,3 +75,31 @@ def test_synthme_mask_lines_up_with_the_moving_pixels():
     # mask scores better where it is than shifted sideways (so crop and resize line up)
     assert motion[mask].mean() > 2 * motion[~mask].mean()
     assert score.mass_share(motion, mask) > score.mass_share(motion, np.roll(mask, 12, axis=1)) + 0.1
+
+
+def test_score_explanations_of_the_pretrained_model_beat_chance_and_the_movement_is_the_reference():
+    """The library scoring loop (used by notebook 05 and benchmarks/explain_score.py): the shipped
+    frames model's Integrated Gradients find the true regions above chance; an unknown method fails."""
+    from pathlib import Path
+
+    import hsta_edu
+    from hsta_edu.data.datasets import load_dataset
+    from hsta_edu.data.prep import PrepConfig
+    from hsta_edu.data.torch_data import MERDataset
+
+    root = Path(__file__).resolve().parents[2] / "data_samples"
+    if not (root / "synthme.json").is_file():
+        pytest.skip("data_samples/ not generated")
+    model, info = hsta_edu.load_pretrained("hsta-tiny-synthme")
+    index = load_dataset(root, scheme="megc2019")
+    ds = MERDataset(index, PrepConfig.for_model(model))
+    picks = [0, 7, 14, 21]
+    out = score.score_explanations(model, ds, picks, ["integrated_gradients", "rollout"],
+                                   options={"integrated_gradients": {"n_steps": 8, "internal_batch_size": 8}})
+    assert set(out) == {"integrated_gradients", "rollout", "movement"}
+    ig = out["integrated_gradients"]
+    assert ig["n"] == 4 and ig["mass_share"] > 1.2 * ig["chance"]
+    assert {"video_mass_share", "special_mass_share", "seconds_per_clip"} <= set(ig)
+    assert out["movement"]["mass_share"] > 1.5 * out["movement"]["chance"]
+    with pytest.raises(ConfigError, match="unknown explanation method"):
+        score.score_explanations(model, ds, picks, ["nope"])
