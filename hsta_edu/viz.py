@@ -9,6 +9,10 @@ Every figure module builds on this base: `hsta_edu.data.figures` and `hsta_edu.d
   normalisation, into values in [0, 1] for ``imshow``; `grey_levels` reads the grey levels of a raw
   (H, W, 3) / (H, W) image, unscaled, to measure differences; `show_image` draws an image on an axis.
 - `register_notebook_display` makes IPython show a returned `Figure` as a PNG; only when called.
+- `map_scale` chooses how a map is coloured (its values from 0, or, for a near-uniform map such as
+  attention, its deviation from uniform on a diverging scale) and says so in a colour-bar label;
+  `outline_region` draws a true region's outline over an image; `chance_line` the chance level
+  1/K of a score.
 
 The figures here (loss curves, confusion matrices, fold and ablation plots), like those of the other
 figure modules, are `matplotlib.figure.Figure` objects built without pyplot's global state, so they
@@ -18,9 +22,9 @@ work headless and never pile up in a notebook session.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,7 +35,8 @@ from .errors import DataError
 from .io import atomic_write_bytes
 
 __all__ = ["save_figure", "figure_png", "register_notebook_display", "as_float_array", "display_image",
-           "grey_levels", "show_image", "plot_history", "plot_confusion", "plot_fold_scores", "plot_ablation"]
+           "grey_levels", "show_image", "MapScale", "map_scale", "outline_region", "region_handle", "chance_line",
+           "plot_history", "plot_curves", "plot_confusion", "plot_fold_scores", "plot_ablation"]
 
 # ----------------------------------------------------------------------------- the figure base
 
@@ -111,33 +116,193 @@ def show_image(ax, image: Any, title: str = "") -> None:
     ax.axis("off")
 
 
+# ----------------------------------------------------------------------------- maps: scale, true regions, chance
+
+SCALES = ("auto", "absolute", "deviation")
+DIVERGING = "RdBu_r"
+REGION_LABEL = "true moving region"
+
+
+class MapScale(NamedTuple):
+    """How a map is coloured: the ``values`` drawn, their colour limits, the colour map and the
+    colour-bar ``label`` (it says what is shown); ``deviation`` when the values are map / uniform - 1."""
+
+    values: np.ndarray
+    vmin: float
+    vmax: float
+    cmap: str
+    label: str
+    deviation: bool
+
+
+def map_scale(values: Any, scale: str = "auto", *, cmap: str = "viridis", label: str = "value",
+              over: Any = None, ratio: float = 1.2) -> MapScale:
+    """Colour a map truthfully. ``scale="absolute"``: the values, from 0 to their maximum (on a
+    symmetric diverging scale when some are negative). ``"deviation"``: ``values / uniform - 1`` on a
+    symmetric diverging scale, ``uniform`` being the mean of ``over`` (default ``values``): for
+    attention over N tokens that is ``attention x N - 1``, 0 = uniform, +1 = twice the uniform share.
+    ``"auto"``: deviation when the map is nearly flat (all positive, max / min < ``ratio``: an absolute
+    scale would show one colour), absolute otherwise."""
+    if scale not in SCALES:
+        raise DataError(f"unknown map scale {scale!r}; choose one of {SCALES}")
+    v = as_float_array(values)
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+    if scale == "auto":
+        scale = "deviation" if lo > 0 and hi / lo < ratio else "absolute"
+    mean = float(as_float_array(v if over is None else over).mean()) if v.size else 0.0
+    if scale == "deviation" and mean != 0:
+        d = v / mean - 1.0
+        lim = max(float(np.abs(d).max()), 1e-6)
+        return MapScale(d, -lim, lim, DIVERGING, f"{label} / uniform - 1", True)
+    if lo < 0:
+        lim = max(-lo, hi)
+        return MapScale(v, -lim, lim, DIVERGING, label, False)
+    return MapScale(v, 0.0, hi or 1.0, cmap, label, False)
+
+
+def _region_effects() -> list:
+    from matplotlib import patheffects
+    return [patheffects.withStroke(linewidth=2.6, foreground="black")]
+
+
+def outline_region(ax, mask: Any, color: str = "white") -> bool:
+    """Outline a true region (an (H, W) mask, nonzero inside) on an image axis: a ``color`` line edged
+    in black, visible on any colour map. Returns whether anything was drawn (not for an empty mask)."""
+    m = as_float_array(mask) > 0
+    if m.ndim != 2 or not m.any():
+        return False
+    contours = ax.contour(m.astype(np.float32), levels=[0.5], colors=color, linewidths=1.2)
+    contours.set_path_effects(_region_effects())
+    return True
+
+
+def region_handle(color: str = "white"):
+    """A legend entry for `outline_region`'s line."""
+    from matplotlib.lines import Line2D
+    return Line2D([], [], color=color, lw=1.2, path_effects=_region_effects(), label=REGION_LABEL)
+
+
+def chance_line(ax, num_classes: int) -> None:
+    """A dashed line at the chance level 1/K of a score (what guessing uniformly scores), labelled
+    for the legend."""
+    if int(num_classes) < 1:
+        raise DataError(f"chance level needs num_classes >= 1, got {num_classes}")
+    k = int(num_classes)
+    ax.axhline(1 / k, color="dimgrey", ls="--", lw=1, label=f"chance 1/{k} = {1 / k:.2f}")
+
+
 # ----------------------------------------------------------------------------- training and evaluation
 
-def plot_history(history: pd.DataFrame | Sequence[dict[str, Any]], title: str | None = None) -> Figure:
-    """Training curves from `TrainResult.history`: loss (and val loss), accuracy / UF1 (train and
-    validation when present) and the learning rate, per epoch."""
-    df = pd.DataFrame(history)
-    if df.empty or "epoch" not in df:
+def _runs(history: Any) -> dict[str, pd.DataFrame]:
+    """One history, or several runs {name: history} (a `TrainResult` too), as tables by run name."""
+    if isinstance(history, Mapping) and "epoch" not in history:
+        runs = {str(k): pd.DataFrame(getattr(v, "history", v)) for k, v in history.items()}
+    else:
+        runs = {"": pd.DataFrame(getattr(history, "history", history))}
+    for name, df in runs.items():
+        if df.empty or "epoch" not in df:
+            raise DataError(f"history{f' {name!r}' if name else ''} is empty: nothing to plot")
+    if not runs:
         raise DataError("history is empty: nothing to plot")
-    fig = Figure(figsize=(11, 3.2))
+    return runs
+
+
+def _curve(ax, x: Any, y: Any, **style: Any) -> bool:
+    """Plot y against its own x, leaving out missing values (a curve never breaks on a NaN)."""
+    d = pd.DataFrame({"x": pd.to_numeric(pd.Series(list(x)), errors="coerce"),
+                      "y": pd.to_numeric(pd.Series(list(y)), errors="coerce")}).dropna()
+    if d.empty:
+        return False
+    ax.plot(d["x"], d["y"], **style)
+    return True
+
+
+_SCORES = (("acc", "train acc"), ("uf1", "train UF1"), ("val_acc", "val acc"), ("val_uf1", "val UF1"))
+
+
+def _score_style(col: str, run: int, several: bool) -> dict[str, Any]:
+    val = col.startswith("val_")
+    if several:   # colour = run, marker = score
+        return {"color": f"C{run}", "marker": "^" if col.endswith("uf1") else "o", "ls": "--" if val else "-"}
+    return {"color": "C1" if col.endswith("uf1") else "C0", "marker": "s" if val else "o", "ls": "--" if val else "-"}
+
+
+def plot_history(history: pd.DataFrame | Sequence[dict[str, Any]] | Mapping[str, Any], title: str | None = None,
+                 *, num_classes: int | None = None) -> Figure:
+    """Training curves from `TrainResult.history`: loss (and val loss), accuracy / UF1 (train and
+    validation when present; with ``num_classes`` the chance level 1/K dashed) and the learning rate,
+    per epoch. ``history`` is one run's table (or rows), or several runs ``{name: history}``; every
+    run is drawn against its own epochs and missing values are skipped, so runs of different lengths
+    never leave gaps."""
+    from matplotlib.ticker import MaxNLocator
+
+    runs = _runs(history)
+    several = len(runs) > 1
+    fig = Figure(figsize=(11.5, 3.4), layout="constrained")
     axes = fig.subplots(1, 3)
-    axes[0].plot(df["epoch"], df["loss"], marker="o", ms=3, label="train")
-    if "val_loss" in df:
-        axes[0].plot(df["epoch"], df["val_loss"], marker="s", ms=3, label="validation")
+    for i, (name, df) in enumerate(runs.items()):
+        tag = f"{name}: " if several else ""
+        colour = {"color": f"C{i}"} if several else {}
+        _curve(axes[0], df["epoch"], df.get("loss", []), marker="o", ms=3, label=f"{tag}train", **colour)
+        if "val_loss" in df:
+            _curve(axes[0], df["epoch"], df["val_loss"], marker="s", ms=3, ls="--", label=f"{tag}validation",
+                   **({"color": f"C{i}"} if several else {"color": "C1"}))
+        for col, label in _SCORES:
+            if col in df:
+                _curve(axes[1], df["epoch"], df[col], ms=3, label=f"{tag}{label}", **_score_style(col, i, several))
+        if "lr" in df:
+            _curve(axes[2], df["epoch"], df["lr"], label=name or "lr", color=f"C{i}" if several else "tab:green")
+    if num_classes:
+        chance_line(axes[1], num_classes)
     axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
-    for col, style in (("acc", "-"), ("uf1", "--"), ("val_acc", "-"), ("val_uf1", "--")):
-        if col in df:
-            axes[1].plot(df["epoch"], df[col], style, marker="o", ms=3, label=col)
-    axes[1].set(xlabel="epoch", ylim=(0, 1.02), title="accuracy / UF1")
-    axes[2].plot(df["epoch"], df["lr"], color="tab:green")
+    axes[1].set(xlabel="epoch", ylabel="score", ylim=(0, 1.02), title="accuracy / UF1")
     axes[2].set(xlabel="epoch", ylabel="lr (end of epoch)", title="learning rate")
     axes[2].ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    for ax in axes[:2]:
-        ax.legend(fontsize=8)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0] and (ax is not axes[2] or several):
+            ax.legend(fontsize=7, loc="best", framealpha=0.8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    return fig
+
+
+def _xy(curve: Any) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(curve, pd.Series):
+        return np.asarray(curve.index, dtype=float), curve.to_numpy(dtype=float)
+    if isinstance(curve, Mapping):
+        return np.asarray(list(curve), dtype=float), np.asarray(list(curve.values()), dtype=float)
+    x, y = curve
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def plot_curves(curves: Mapping[str, Any], *, xlabel: str = "x", ylabel: str = "value", title: str | None = None,
+                subplots: bool = False, logy: bool = False, panel: tuple[float, float] = (5.0, 2.8)) -> Figure:
+    """Several curves, each against its own x: ``{name: curve}``, a curve being a `pandas.Series`
+    (x = its index), an ``(x, y)`` pair or a mapping x -> y. Joining them into one DataFrame would
+    put them on a shared index and leave NaN gaps wherever one has no value; here each is drawn whole.
+    One axis with a legend, or with ``subplots`` one titled axis per curve."""
+    if not curves:
+        raise DataError("plot_curves: no curves")
+    n = len(curves) if subplots else 1
+    fig = Figure(figsize=(panel[0] * n, panel[1]), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n)).ravel()
+    for i, (name, curve) in enumerate(curves.items()):
+        ax = axes[i if subplots else 0]
+        x, y = _xy(curve)
+        _curve(ax, x, y, color=f"C{i}", label=str(name))
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        if subplots:
+            ax.set_title(str(name), fontsize=9)
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    if not subplots:
+        axes[0].legend(fontsize=8, loc="best")
+        axes[0].set_title(title or ", ".join(map(str, curves)), fontsize=9)
+    elif title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -145,7 +310,7 @@ def plot_confusion(confusion: Sequence[Sequence[int]] | np.ndarray, classes: Seq
                    normalize: bool = True, title: str | None = None) -> Figure:
     """Confusion matrix (rows = true class, columns = predicted). ``normalize`` shows each row
     as fractions of the true class (the diagonal is per-class recall, whose mean is the UAR),
-    annotated with the raw counts."""
+    annotated with the raw counts; the colour bar says which."""
     import seaborn as sns
 
     cm = np.asarray(confusion, dtype=float)
@@ -158,43 +323,55 @@ def plot_confusion(confusion: Sequence[Sequence[int]] | np.ndarray, classes: Seq
     fig = Figure(figsize=(side + 1.2, side))
     ax = fig.subplots()
     sns.heatmap(shown, annot=labels, fmt="", cmap="Blues", vmin=0, vmax=1 if normalize else None,
-                xticklabels=classes, yticklabels=classes, cbar=True, square=True, ax=ax)
+                xticklabels=classes, yticklabels=classes, cbar=True, square=True, ax=ax,
+                cbar_kws={"label": "share of the true class" if normalize else "clips"})
     ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix")
     fig.tight_layout()
     return fig
 
 
-def plot_fold_scores(per_fold: pd.DataFrame, metric: str = "uf1", pooled: float | None = None) -> Figure:
-    """Bar chart of a metric per fold (e.g. per LOSO subject), with the pooled score as a line."""
+def _score_axes(ax, num_classes: int | None, ylabel: str, title: str) -> None:
+    """Common finish of a bar chart of scores in [0, 1]: chance line, labels, legend outside the bars."""
+    if num_classes:
+        chance_line(ax, num_classes)
+    ax.set(ylim=(0, 1.02), ylabel=ylabel, title=title)
+    ax.grid(axis="y", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+def plot_fold_scores(per_fold: pd.DataFrame, metric: str = "uf1", pooled: float | None = None, *,
+                     num_classes: int | None = None) -> Figure:
+    """Bar chart of a metric per fold (e.g. per LOSO subject), with the pooled score as a line and,
+    with ``num_classes`` K, the chance level 1/K dashed (legend outside the bars)."""
     if metric not in per_fold:
         raise DataError(f"per-fold table has no column {metric!r}; columns: {list(per_fold.columns)}")
     names = per_fold["name"] if "name" in per_fold else per_fold.index.astype(str)
-    fig = Figure(figsize=(max(4, 0.45 * len(per_fold) + 1.5), 3))
+    fig = Figure(figsize=(max(4, 0.45 * len(per_fold) + 1.5) + 1.6, 3.2), layout="constrained")
     ax = fig.subplots()
-    ax.bar(range(len(per_fold)), per_fold[metric], color="tab:blue", alpha=0.8)
+    ax.bar(range(len(per_fold)), per_fold[metric], color="tab:blue", alpha=0.8, label=f"{metric.upper()} of a fold")
     ax.set_xticks(range(len(per_fold)), [str(n) for n in names], rotation=60, ha="right", fontsize=8)
     if pooled is not None:
-        ax.axhline(pooled, color="tab:red", ls="--", label=f"pooled {metric.upper()} {pooled:.3f}")
-        ax.legend(fontsize=8)
-    ax.set(ylim=(0, 1.02), ylabel=metric.upper(), title=f"{metric.upper()} per fold")
-    fig.tight_layout()
+        ax.axhline(pooled, color="tab:red", ls="-", lw=1.2, label=f"pooled {metric.upper()} {pooled:.3f}")
+    ax.set_xlabel("fold")
+    _score_axes(ax, num_classes, metric.upper(), f"{metric.upper()} per fold")
     return fig
 
 
 def plot_ablation(table: pd.DataFrame, metrics: Sequence[str] = ("uf1", "uar", "accuracy"),
-                  label: str = "variant") -> Figure:
-    """Grouped bars comparing runs (rows of ``table``, named by column ``label``)."""
+                  label: str = "variant", *, num_classes: int | None = None) -> Figure:
+    """Grouped bars comparing runs (rows of ``table``, named by column ``label``); with
+    ``num_classes`` K the chance level 1/K dashed (legend outside the bars)."""
     missing = [c for c in (label, *metrics) if c not in table]
     if missing:
         raise DataError(f"ablation table lacks columns {missing}")
-    fig = Figure(figsize=(1.6 + 1.3 * len(table), 3.2))
+    fig = Figure(figsize=(3.2 + 1.3 * len(table), 3.4), layout="constrained")
     ax = fig.subplots()
     width = 0.8 / len(metrics)
     x = np.arange(len(table))
     for k, m in enumerate(metrics):
         ax.bar(x + (k - (len(metrics) - 1) / 2) * width, table[m], width, label=m.upper())
     ax.set_xticks(x, table[label].astype(str), rotation=20, ha="right")
-    ax.set(ylim=(0, 1.02), title="ablation")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.set_xlabel(label)
+    _score_axes(ax, num_classes, "score", "ablation")
     return fig

@@ -5,6 +5,10 @@ shell lines skipped) for the top-level modules it imports; each must be the stan
 hsta_edu itself, or come from a distribution that Binder installs: binder/requirements.txt,
 hsta_edu's own dependencies (pyproject.toml, installed by binder/postBuild), or what those
 depend on in turn (read from this environment's installed metadata).
+
+The build files themselves: every requirement in binder/requirements.txt is a range with both
+bounds, inside pyproject.toml's, and none pulls torch; binder/postBuild installs torch, pinned,
+from PyTorch's CPU index only, then the package.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import ast
 import importlib.metadata as md
 import json
+import os
 import re
+import shlex
 import sys
 from functools import cache, lru_cache
 from pathlib import Path
@@ -21,6 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 NOTEBOOK_GLOBS = ("notebooks/*.ipynb", "tests/browser/*.ipynb")
 
 # import name -> distribution, for names that differ and may not be installed here
@@ -129,6 +136,11 @@ def _requirement_names(lines: list[str]) -> list[str]:
     return names
 
 
+def _requirement_lines(binder: Path = BINDER) -> list[str]:
+    lines = [ln.split(" #")[0].strip() for ln in (binder / "requirements.txt").read_text().splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith(("#", "-")) and "://" not in ln]
+
+
 def binder_requirements(binder: Path = BINDER) -> list[str]:
     return _requirement_names((binder / "requirements.txt").read_text().splitlines())
 
@@ -188,22 +200,146 @@ def binder_environment() -> frozenset[str]:
     return frozenset(provided_distributions(binder_requirements() + project_dependencies()))
 
 
+# ----------------------------------------------------------------------------- binder/postBuild
+PIP_OPTIONS_WITH_VALUE = {"--index-url", "-i", "--extra-index-url", "-c", "--constraint", "-r",
+                          "--requirement", "-f", "--find-links", "--target", "-t", "--prefix", "--root", "-e",
+                          "--editable"}
+
+
+def postbuild_pip_installs(text: str) -> list[tuple[dict[str, list[str]], list[str]]]:
+    """postBuild's `pip install` commands in order, each as (options -> values, positional arguments)."""
+    out = []
+    for line in text.replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        if "pip" not in words or "install" not in words[words.index("pip"):]:
+            continue
+        opts: dict[str, list[str]] = {}
+        args: list[str] = []
+        rest = iter(words[words.index("install", words.index("pip")) + 1:])
+        for w in rest:
+            if w in PIP_OPTIONS_WITH_VALUE:
+                opts.setdefault(w, []).append(next(rest, ""))
+            elif w.startswith("-"):
+                name, _, value = w.partition("=")
+                opts.setdefault(name, []).append(value)
+            else:
+                args.append(w)
+        out.append((opts, args))
+    return out
+
+
+def _torch_installs(installs):
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found = []
+    for i, (opts, args) in enumerate(installs):
+        for a in args:
+            try:
+                req = Requirement(a)
+            except InvalidRequirement:
+                continue
+            if _norm(req.name) == "torch":
+                found.append((i, opts, req))
+    return found
+
+
+def _bounds(spec) -> tuple[list[str], list[str]]:
+    """(lower, upper) bound versions of a SpecifierSet (== and ~= count as both)."""
+    lower = [s.version for s in spec if s.operator in (">=", ">", "==", "~=")]
+    upper = [s.version for s in spec if s.operator in ("<", "<=", "==", "~=")]
+    return lower, upper
+
+
 # ----------------------------------------------------------------------------- tests
 def _notebooks() -> list[Path]:
     return sorted(p for g in NOTEBOOK_GLOBS for p in ROOT.glob(g) if ".ipynb_checkpoints" not in p.parts)
 
 
 def test_binder_files_exist_and_pin_cpu_torch():
-    reqs = (BINDER / "requirements.txt").read_text()
-    assert "download.pytorch.org/whl/cpu" in reqs, "binder must take torch from the CPU wheel index"
     names = binder_requirements()
-    for needed in ("torch", "jupyterlab", "ipywidgets"):
+    for needed in ("jupyterlab", "ipywidgets", "ipykernel"):
         assert needed in names, f"binder/requirements.txt lacks {needed}"
-    post = (BINDER / "postBuild").read_text()
-    assert re.search(r"pip install[^\n]*(-e\s+)?\.(\s|$)", post), "binder/postBuild must install the package"
+    post = BINDER / "postBuild"
+    assert os.access(post, os.X_OK), "binder/postBuild must be executable"
+    installs = postbuild_pip_installs(post.read_text())
+    package = [i for i, (opts, args) in enumerate(installs)
+               if "." in args + opts.get("-e", []) + opts.get("--editable", [])]
+    assert package, "binder/postBuild must install the package (pip install -e .)"
+    torch = _torch_installs(installs)
+    assert torch, "binder/postBuild must install torch (from the CPU index)"
+    assert torch[-1][0] < package[0], "install torch before the package, or pip takes PyPI's CUDA torch"
     runtime = (BINDER / "runtime.txt").read_text().strip()
     m = re.fullmatch(r"python-(\d+)\.(\d+)", runtime)
     assert m and (int(m[1]), int(m[2])) >= (3, 10), f"binder/runtime.txt: {runtime!r}"
+
+
+def test_every_binder_requirement_is_a_range_with_both_bounds():
+    from packaging.requirements import Requirement
+
+    lines = [ln.split(" #")[0].strip() for ln in (BINDER / "requirements.txt").read_text().splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert not [ln for ln in lines if ln.startswith("-") or "://" in ln], \
+        "binder/requirements.txt: no options or URLs (an --extra-index-url makes the index that wins a guess)"
+    for line in lines:
+        req = Requirement(line)
+        lower, upper = _bounds(req.specifier)
+        assert lower and upper, f"binder/requirements.txt: {line!r} needs a lower and an upper bound"
+
+
+def test_binder_requirements_agree_with_pyproject():
+    """Each of hsta_edu's dependencies that does not need torch is in binder/requirements.txt, with a
+    range inside pyproject's; those that need torch (captum) come with the package after torch."""
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    binder = {_norm(Requirement(ln).name): Requirement(ln) for ln in _requirement_lines()}
+    for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        dep = Requirement(line)
+        name = _norm(dep.name)
+        needs_torch = name == "torch" or "torch" in provided_distributions([name]) - {name}
+        if needs_torch:
+            assert name not in binder, f"binder/requirements.txt: {name} needs torch, which comes from PyPI"
+            continue
+        assert name in binder, f"binder/requirements.txt lacks {name}, one of hsta_edu's dependencies"
+        lower, upper = _bounds(binder[name].specifier)
+        assert dep.specifier.contains(max(lower, key=Version), prereleases=True), (name, str(binder[name]))
+        for bound in _bounds(dep.specifier)[1]:
+            assert Version(min(upper, key=Version)) <= Version(bound), (name, str(binder[name]), str(dep))
+
+
+def test_torch_comes_from_the_cpu_index_only_and_nothing_pulls_cuda():
+    import tomllib
+    from packaging.requirements import Requirement
+
+    post = (BINDER / "postBuild").read_text()
+    installs = postbuild_pip_installs(post)
+    torch = _torch_installs(installs)
+    assert len(torch) == 1, "binder/postBuild: install torch once"
+    _, opts, req = torch[0]
+    assert opts.get("--index-url", opts.get("-i")) == [CPU_INDEX], f"torch must come from {CPU_INDEX} only"
+    for flag in ("--extra-index-url", "--upgrade", "-U", "--force-reinstall", "--pre"):
+        assert all(flag not in o for o, _ in installs), f"binder/postBuild: no {flag}"
+    assert "extra-index-url" not in (BINDER / "requirements.txt").read_text(), \
+        "binder/requirements.txt: no --extra-index-url"
+    pins = [s for s in req.specifier if s.operator == "=="]
+    assert len(pins) == 1 and not pins[0].version.endswith(".*"), f"pin torch to one version: {req}"
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project_torch = next(Requirement(d) for d in deps if _norm(Requirement(d).name) == "torch")
+    assert project_torch.specifier.contains(pins[0].version), (str(req), str(project_torch))
+    makefile = re.search(r"^TORCH_SPEC \?= (\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert makefile and Requirement(makefile[1]).specifier == req.specifier, "Binder's torch is CI's"
+    assert "torch.version.cuda" in post, "postBuild must stop the build if a CUDA torch came in"
+    pulled = provided_distributions(binder_requirements())
+    cuda = sorted(d for d in pulled if d in ("torch", "triton") or d.startswith("nvidia-"))
+    assert not cuda, f"binder/requirements.txt pulls {cuda} from PyPI (a CUDA build)"
+
+
+def test_the_postbuild_parser():
+    text = ('set -e\n# pip install not-this\npython -m pip install --no-cache-dir \\\n  --index-url '
+            'https://x/cpu "torch==2.1.0"  # comment\npip install -e .\npython -m pip list\n')
+    assert postbuild_pip_installs(text) == [({"--no-cache-dir": [""], "--index-url": ["https://x/cpu"]},
+                                             ["torch==2.1.0"]), ({"-e": ["."]}, [])]
 
 
 @pytest.mark.parametrize("notebook", _notebooks(), ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..errors import DataError
-from ..viz import display_image, grey_levels, show_image
+from ..viz import display_image, grey_levels, outline_region, show_image
 from .prep import FaceBox
 from .step_figures import plot_augmentation, plot_magnification, plot_registration, plot_representations
 from .synth import ACTION_UNITS, SynthClip
@@ -61,11 +61,13 @@ def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None =
 
 
 def plot_clip_frames(frames: np.ndarray, frame_numbers: Sequence[int] | None = None,
-                     marks: Mapping[str, int] | None = None, count: int = 6, amplify: float = 8.0) -> Figure:
+                     marks: Mapping[str, int] | None = None, count: int = 6, amplify: float = 8.0, *,
+                     true_region: np.ndarray | None = None) -> Figure:
     """``count`` frames spread over a clip (N, H, W, 3), titled by frame number (and onset/apex/offset
-    from ``marks`` = {name: frame number}), then the difference apex - onset amplified ``amplify`` times:
-    the movement is invisible in the frames and obvious in the difference. ``count + 1`` axes
-    (``count`` if there is no apex mark)."""
+    from ``marks`` = {name: frame number}), then the difference apex - onset amplified ``amplify`` times
+    with its colour bar (grey levels): the movement is invisible in the frames and obvious in the
+    difference, where ``true_region`` (H, W), the true moving region, is outlined. ``count + 2`` axes
+    (the difference and its colour bar; ``count`` if there is no apex mark)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or len(frames) == 0:
         raise DataError(f"plot_clip_frames: frames must be (N, H, W, 3), got {frames.shape}")
@@ -88,9 +90,14 @@ def plot_clip_frames(frames: np.ndarray, frame_numbers: Sequence[int] | None = N
         on = idx.get("onset", 0)
         diff = grey_levels(frames[idx["apex"]]) - grey_levels(frames[on])
         ax = axes[-1]
-        ax.imshow(np.clip(diff * amplify, -128, 128), cmap="coolwarm", vmin=-128, vmax=128)
+        im = ax.imshow(np.clip(diff * amplify, -128, 128), cmap="coolwarm", vmin=-128, vmax=128)
         ax.set_title(f"(apex - onset) x{amplify:g}", fontsize=8)
         ax.axis("off")
+        if true_region is not None:
+            outline_region(ax, true_region)
+        bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        bar.set_label(f"grey levels x{amplify:g}", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     fig.tight_layout()
     return fig
 
@@ -102,7 +109,7 @@ def plot_motion_curve(clip: SynthClip, measured: bool = True) -> Figure:
     One axis (two with ``measured``)."""
     n = len(clip.frames)
     t_ms = np.arange(n) / clip.fps * 1000.0
-    fig = Figure(figsize=(6.4, 2.8))
+    fig = Figure(figsize=(6.4, 3.2))
     ax = fig.subplots()
     ax.plot(t_ms, clip.amplitude * clip.intensity, "-o", ms=3, color="tab:blue", label="true displacement (px)")
     ax.set(xlabel="time from onset (ms)", ylabel="peak displacement (px)",
@@ -122,7 +129,10 @@ def plot_motion_curve(clip: SynthClip, measured: bool = True) -> Figure:
         ax2.set_ylim(0, max(diff) * 1.15 + 1e-6)
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower center")
+        ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
+                  frameon=False)           # below the axis: it covers no curve
+    else:
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     ax.set_title(f"{clip.subject}/{clip.clip_id} ({clip.label}, AU {'+'.join(map(str, clip.aus))}): "
                  f"{(n - 1) / clip.fps * 1000:.0f} ms, peak {clip.amplitude:.2f} px", fontsize=9)
     fig.tight_layout()
@@ -155,7 +165,8 @@ def plot_masks(image: np.ndarray, masks: Mapping[int, np.ndarray], displacement:
                step: int = 6) -> Figure:
     """Each action unit's region mask over ``image`` (one axis per AU, named after FACS) and, when
     ``displacement`` (2, H, W) is given, its magnitude with arrows every ``step`` px: the ground
-    truth an explanation can be scored against. ``len(masks)`` (+1) axes."""
+    truth an explanation can be scored against. ``len(masks)`` axes (+2: the displacement panel and
+    its colour bar, px)."""
     if not masks:
         raise DataError("plot_masks: no masks")
     grey = grey_levels(image)
@@ -172,13 +183,17 @@ def plot_masks(image: np.ndarray, masks: Mapping[int, np.ndarray], displacement:
         mag = np.hypot(dx, dy)
         ax = axes[-1]
         ax.imshow(grey, cmap="gray", alpha=0.6)
-        ax.imshow(np.ma.masked_less(mag, 0.05 * mag.max()), cmap="viridis", alpha=0.8)
+        im = ax.imshow(np.ma.masked_less(mag, 0.05 * mag.max()), cmap="viridis", alpha=0.8, vmin=0,
+                       vmax=float(mag.max()) or 1.0)
         yy, xx = np.mgrid[0:mag.shape[0]:step, 0:mag.shape[1]:step]
         keep = mag[yy, xx] > 0.1 * mag.max()
         ax.quiver(xx[keep], yy[keep], dx[yy, xx][keep], dy[yy, xx][keep], color="white", angles="xy",
                   scale_units="xy", scale=0.25, width=0.012)
         ax.set_title(f"apex displacement (max {mag.max():.2f} px)", fontsize=8)
         ax.axis("off")
+        bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        bar.set_label("|displacement| (px)", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     fig.tight_layout()
     return fig
 
@@ -241,7 +256,8 @@ def plot_flow_comparison(image: np.ndarray, flows: Mapping[str, np.ndarray], mas
     """Flow magnitude of several methods (``{name: (H, W, 2)}``) next to the true AU region (``mask``
     outlined on every panel) and, if given, the true displacement magnitude; titles carry each
     method's cost per pair (``seconds``) and its end-point error inside the mask. All magnitude panels
-    share one colour scale (px). ``1 + len(flows)`` (+1 with ``displacement``) axes."""
+    share one colour scale (px, one colour bar). ``1 + len(flows)`` (+1 with ``displacement``) axes and
+    the colour bar."""
     if not flows:
         raise DataError("plot_flow_comparison: no flows")
     m = np.asarray(mask, bool)
@@ -256,7 +272,7 @@ def plot_flow_comparison(image: np.ndarray, flows: Mapping[str, np.ndarray], mas
     panels = ([("truth", true, "true displacement")] if true is not None else []) + \
              [(k, v, k) for k, v in mags.items()]
     for ax, (key, mag, name) in zip(axes[1:], panels, strict=True):
-        ax.imshow(mag, cmap="magma", vmin=0, vmax=vmax)
+        im = ax.imshow(mag, cmap="magma", vmin=0, vmax=vmax)
         ax.contour(m, levels=[0.5], colors="cyan", linewidths=0.8)
         extra = []
         if key in flows:
@@ -267,7 +283,8 @@ def plot_flow_comparison(image: np.ndarray, flows: Mapping[str, np.ndarray], mas
         ax.set_title(name + ("\n" + ", ".join(extra) if extra else f"\nmax {mag.max():.2f} px"), fontsize=8)
         ax.axis("off")
     fig.suptitle(f"|flow| onset -> apex (colour scale 0..{vmax:.2f} px)", fontsize=9)
-    fig.tight_layout()
+    fig.set_layout_engine("constrained")
+    fig.colorbar(im, ax=axes[1:], shrink=0.8, label="|flow| (px)")
     return fig
 
 

@@ -143,7 +143,7 @@ def plot_magnification(onset: np.ndarray, apex: np.ndarray, magnified_apex: np.n
     ax.plot(x, gm[row], color="black", lw=1, ls="--", label="magnified apex")
     ax.set(xlabel="x (px)", ylabel="grey level")
     ax.set_title(f"profile along row {row}", fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # off the curves
     ax.grid(alpha=0.3)
     fig.suptitle(f"linear Eulerian magnification, alpha = {alpha:g} (reference: the onset frame)", fontsize=9)
     return fig

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..viz import display_image
+from ..viz import display_image, map_scale
 
 __all__ = ["plot_inputs", "plot_tubelets", "plot_position_table", "plot_attention_matrix", "plot_token_map"]
 
@@ -95,45 +95,52 @@ def plot_position_table(table: torch.Tensor) -> Figure:
     im = ax.imshow(table.detach().cpu().numpy(), aspect="auto", cmap="RdBu", vmin=-1, vmax=1)
     ax.set_xlabel("channel j")
     ax.set_ylabel("token position (0 = [CLS])")
-    fig.colorbar(im, ax=ax)
+    fig.colorbar(im, ax=ax, label="value (sin / cos)")
     ax.set_title("sin/cos position table")
     fig.tight_layout()
     return fig
 
 
 def plot_attention_matrix(attn: torch.Tensor, grid: Sequence[int] | None = None, head: int | str = "mean",
-                          title: str = "attention") -> Figure:
+                          title: str = "attention", *, scale: str = "auto") -> Figure:
     """A block's attention (heads, N, N) or (N, N) as an image; rows are queries. With ``grid``
-    (t, h, w), lines separate the tubelet time slices so space-time structure shows."""
+    (t, h, w), lines separate the tubelet time slices so space-time structure shows. Each row sums
+    to 1 over its N keys; ``scale`` (`hsta_edu.viz.map_scale`): "absolute" the weights from 0,
+    "deviation" attention x N - 1 on a diverging scale (0 = uniform 1/N, +1 = twice that), "auto"
+    (default) deviation when the matrix is nearly uniform (max / min < 1.2), as in a fresh model."""
     a = attn.detach().float().cpu()
     if a.ndim == 3:
         a = a.mean(0) if head == "mean" else a[int(head)]
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    im = ax.imshow(a.numpy(), cmap="viridis")
+    n = a.shape[-1]
+    ms = map_scale(a.numpy(), scale, label="attention")
+    fig, ax = plt.subplots(figsize=(4.4, 3.8), layout="constrained")
+    im = ax.imshow(ms.values, cmap=ms.cmap, vmin=ms.vmin, vmax=ms.vmax)
     if grid is not None:
         per_t = grid[1] * grid[2]
         for k in range(grid[0] + 1):
-            ax.axhline(0.5 + k * per_t, color="white", lw=0.5)
-            ax.axvline(0.5 + k * per_t, color="white", lw=0.5)
+            ax.axhline(0.5 + k * per_t, color="white" if not ms.deviation else "black", lw=0.5)
+            ax.axvline(0.5 + k * per_t, color="white" if not ms.deviation else "black", lw=0.5)
     ax.set_xlabel("key token (0 = [CLS])")
     ax.set_ylabel("query token")
     ax.set_title(f"{title} (head {head})", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
+    fig.colorbar(im, ax=ax, fraction=0.046,
+                 label=f"attention x N - 1 (N = {n} keys)" if ms.deviation else "attention weight")
     return fig
 
 
-def plot_token_map(weights: torch.Tensor, grid: Sequence[int], title: str = "") -> Figure:
-    """A weight per patch token (N,) shown as ``grid[0]`` images of (h, w) tokens."""
+def plot_token_map(weights: torch.Tensor, grid: Sequence[int], title: str = "", *, scale: str = "auto") -> Figure:
+    """A weight per patch token (N,) shown as ``grid[0]`` images of (h, w) tokens, on one colour
+    scale with a colour bar. ``scale`` as in `plot_attention_matrix`: "deviation" shows weight /
+    mean - 1 (0 = the uniform share, which "auto" picks for a nearly flat map)."""
     t, h, w = grid
     maps = weights.detach().float().cpu().reshape(t, h, w).numpy()
-    fig, axes = plt.subplots(1, t, figsize=(2.2 * t, 2.3))
+    ms = map_scale(maps, scale, cmap="magma", label="weight")
+    fig, axes = plt.subplots(1, t, figsize=(2.2 * t + 0.9, 2.5), layout="constrained")
     axes = np.atleast_1d(axes)
-    vmin, vmax = maps.min(), maps.max()
     for i in range(t):
-        axes[i].imshow(maps[i], cmap="magma", vmin=vmin, vmax=vmax)
+        im = axes[i].imshow(ms.values[i], cmap=ms.cmap, vmin=ms.vmin, vmax=ms.vmax)
         axes[i].set_title(f"tubelet t={i}", fontsize=8)
         axes[i].axis("off")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.colorbar(im, ax=list(axes), shrink=0.85, label=ms.label)
+    fig.suptitle(title or "weight per token", fontsize=9)
     return fig

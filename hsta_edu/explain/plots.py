@@ -16,7 +16,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
-from ..viz import as_float_array, display_image, figure_png, register_notebook_display
+from ..viz import (
+    MapScale,
+    as_float_array,
+    display_image,
+    figure_png,
+    map_scale,
+    outline_region,
+    region_handle,
+    register_notebook_display,
+)
 
 __all__ = ["display_frames", "frame_importance", "overlay", "plot_frame_importance", "compare_methods",
            "figure_png", "register_notebook_display"]
@@ -72,42 +81,100 @@ def _frame_choice(frames: str | int | Sequence[int], T: int) -> list[int | str]:
     return out
 
 
-def _draw(ax, grey: np.ndarray, heat: np.ndarray, vmax: float, alpha: float, cmap: str, title: str) -> None:
+def _draw(ax, grey: np.ndarray, heat: np.ndarray, vmax: float, alpha: float, cmap: str, title: str,
+          vmin: float = 0.0):
+    """The frame in grey with the map over it (limits ``vmin``..``vmax``); returns the map's image."""
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=vmax, interpolation="bilinear")
+    im = ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax, interpolation="bilinear")
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
+    return im
+
+
+def _regions(mask, grey: np.ndarray):
+    """A true-region mask as a function frame -> (H, W) bool: ``mask`` (H, W) is the same on every
+    frame, (T, H, W) one per frame, any other (n, H, W) (e.g. SynthME's per-AU ``masks``) their
+    union; "mean" (all frames) is the union over time."""
+    if mask is None:
+        return None
+    m = as_float_array(mask) > 0
+    T, H, W = grey.shape
+    if m.ndim not in (2, 3) or m.shape[-2:] != (H, W):
+        raise ConfigError(f"true-region mask of shape {m.shape} does not match the frames ({H}, {W}): "
+                          "map it onto the model's input first (hsta_edu.explain.score.synthme_mask)")
+    if m.ndim == 3 and m.shape[0] != T:
+        m = m.any(0)
+    if m.ndim == 2:
+        return lambda f: m
+    return lambda f: m.any(0) if f == "mean" else m[f]
+
+
+def _panel(ax, grey: np.ndarray, heat: np.ndarray, ms: MapScale, alpha: float, title: str, region=None):
+    """One map panel drawn on its `MapScale` (``heat`` already on that scale), the true region outlined."""
+    im = _draw(ax, grey, heat, ms.vmax, alpha, ms.cmap, title, ms.vmin)
+    drawn = region is not None and outline_region(ax, region)
+    return im, drawn
+
+
+def _colourbar(fig: Figure, im, axes, label: str, **kw) -> None:
+    bar = fig.colorbar(im, ax=axes, shrink=kw.pop("shrink", 0.85), **kw)
+    bar.set_label(label, fontsize=7)
+    bar.ax.tick_params(labelsize=7)
+
+
+def _region_legend(fig: Figure, drawn: bool) -> None:
+    if drawn:
+        fig.legend(handles=[region_handle()], loc="outside lower center", fontsize=8, frameon=False)
 
 
 def overlay(clip, heat, frames: str | int | Sequence[int] = "all", *, alpha: float = 0.5, cmap: str = "jet",
-            title: str | None = None, ncols: int = 6, panel: float = 2.0) -> Figure:
+            title: str | None = None, ncols: int = 6, panel: float = 2.0, true_region=None,
+            scale: str = "auto", label: str = "|map|") -> Figure:
     """Heat map over the frames: one panel per chosen frame, and/or ``'mean'`` (map summed over
-    time, drawn on the first frame). ``clip`` (C, T, H, W) or (T, H, W); ``heat`` (T, H, W)."""
+    time, drawn on the first frame). ``clip`` (C, T, H, W) or (T, H, W); ``heat`` (T, H, W).
+
+    The frames share one colour scale (one colour bar); the summed panel has its own. ``scale``
+    (`hsta_edu.viz.map_scale`): "absolute" |map| from 0, "deviation" map / uniform - 1 on a
+    diverging scale (structure in a near-uniform map such as attention), "auto" (default) picks
+    deviation when the map is nearly flat. ``true_region`` (H, W) / (T, H, W) mask: the true moving
+    region (SynthME), outlined on every panel."""
     grey = display_frames(clip)
     h = np.abs(_heat(heat, grey))
+    region = _regions(true_region, grey)
     chosen = _frame_choice(frames, grey.shape[0])
     n = len(chosen)
     cols = min(ncols, n)
     rows = -(-n // cols)
-    fig = Figure(figsize=(panel * cols, panel * rows + (0.4 if title else 0)), layout="constrained")
+    fig = Figure(figsize=(panel * cols + 1.0, panel * rows + (0.4 if title else 0) + (0.3 if region else 0)),
+                 layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    vmax = float(h.max()) or 1.0
-    mean = h.sum(0)
+    frames_scale = map_scale(h, scale, cmap=cmap, label=label)
+    mean_scale = map_scale(h.sum(0), scale, cmap=cmap, label=f"{label} summed")
+    ims: dict[str, tuple] = {}
+    drawn = False
     for ax, f in zip(axes, chosen, strict=False):
-        if f == "mean":
-            _draw(ax, grey[0], mean, float(mean.max()) or 1.0, alpha, cmap, "all frames")
-        else:
-            _draw(ax, grey[f], h[f], vmax, alpha, cmap, f"frame {f}")
+        ms = mean_scale if f == "mean" else frames_scale
+        values = ms.values if f == "mean" else ms.values[f]
+        im, d = _panel(ax, grey[0] if f == "mean" else grey[f], values, ms, alpha,
+                       "all frames" if f == "mean" else f"frame {f}", region and region(f))
+        drawn |= d
+        key = "mean" if f == "mean" else "frames"
+        ims.setdefault(key, (im, ms, []))[2].append(ax)
     for ax in axes[n:]:
         ax.set_axis_off()
+    for im, ms, axs in ims.values():
+        _colourbar(fig, im, axs, ms.label)
+    _region_legend(fig, drawn)
     if title:
         fig.suptitle(title)
     return fig
 
 
 def plot_frame_importance(maps, *, labels: Sequence[str] | None = None, title: str = "When the model looks",
-                          figsize: tuple[float, float] = (5, 3)) -> Figure:
-    """Per-frame share of each map's mass: ``maps`` is a (T, H, W) map or a dict name -> map."""
+                          figsize: tuple[float, float] = (5, 3), uniform: bool = True) -> Figure:
+    """Per-frame share of each map's mass: ``maps`` is a (T, H, W) map or a dict name -> map. With
+    ``uniform`` a dashed line at 1/T, the share of a map that looks at every frame alike (the legend
+    sits outside the curves)."""
     if not isinstance(maps, Mapping):
         maps = {"importance": maps}
     fig = Figure(figsize=figsize, layout="constrained")
@@ -116,6 +183,8 @@ def plot_frame_importance(maps, *, labels: Sequence[str] | None = None, title: s
         curve = frame_importance(m)
         ax.plot(np.arange(len(curve)), curve, marker="o", label=name)
     T = max(len(frame_importance(m)) for m in maps.values())
+    if uniform:
+        ax.axhline(1 / T, color="dimgrey", ls="--", lw=1, label=f"uniform 1/{T}")
     ax.set_xticks(range(T))
     if labels is not None:
         ax.set_xticklabels(labels)
@@ -123,36 +192,44 @@ def plot_frame_importance(maps, *, labels: Sequence[str] | None = None, title: s
     ax.set_ylabel("share of attribution")
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
-    if len(maps) > 1:
-        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if len(maps) > 1 or uniform:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
 
 def compare_methods(clip, maps: Mapping[str, object], frames: str | int | Sequence[int] = "mean", *,
-                    alpha: float = 0.5, cmap: str = "jet", mask=None, panel: float = 2.0) -> Figure:
+                    alpha: float = 0.5, cmap: str = "jet", mask=None, panel: float = 2.0, true_region=None,
+                    scale: str = "auto") -> Figure:
     """Methods side by side: one column per method (plus the input), one row per chosen frame.
 
-    ``maps``: name -> (T, H, W) map on the frames of ``clip``; ``mask`` (H, W) or (T, H, W):
-    true moving regions, outlined in white where given (SynthME)."""
+    ``maps``: name -> (T, H, W) map on the frames of ``clip``; ``true_region`` (or its old name
+    ``mask``) (H, W) or (T, H, W): true moving regions, outlined on the input and on every map where
+    given (SynthME). Methods measure in different units, so every map panel has its own colour bar;
+    ``scale`` as in `overlay` (near-uniform maps show their deviation from uniform)."""
     if not maps:
         raise ConfigError("compare_methods needs at least one map")
     grey = display_frames(clip)
     chosen = _frame_choice(frames, grey.shape[0])
     names = list(maps)
     heats = {k: np.abs(_heat(v, grey)) for k, v in maps.items()}
-    msk = None if mask is None else as_float_array(mask)
-    fig = Figure(figsize=(panel * (len(names) + 1), panel * len(chosen)), layout="constrained")
+    region = _regions(true_region if true_region is not None else mask, grey)
+    fig = Figure(figsize=(panel * 1.3 * (len(names) + 1), panel * len(chosen) + (0.3 if region else 0)),
+                 layout="constrained")
     axes = fig.subplots(len(chosen), len(names) + 1, squeeze=False)
+    drawn = False
     for r, f in enumerate(chosen):
         g = grey[0] if f == "mean" else grey[f]
         axes[r, 0].imshow(g, cmap="gray", vmin=0, vmax=1)
         axes[r, 0].set_title("input" + ("" if f == "mean" else f", frame {f}"), fontsize=9)
         axes[r, 0].set_axis_off()
+        if region:
+            drawn |= outline_region(axes[r, 0], region(f))
         for c, k in enumerate(names, start=1):
             h = heats[k].sum(0) if f == "mean" else heats[k][f]
-            _draw(axes[r, c], g, h, float(h.max()) or 1.0, alpha, cmap, k)
-            if msk is not None:
-                mm = msk if msk.ndim == 2 else (msk.max(0) if f == "mean" else msk[f])
-                if mm.any():
-                    axes[r, c].contour(mm > 0, levels=[0.5], colors="white", linewidths=0.8)
+            ms = map_scale(h, scale, cmap=cmap, label="|map|")
+            im, d = _panel(axes[r, c], g, ms.values, ms, alpha, k, region and region(f))
+            drawn |= d
+            _colourbar(fig, im, axes[r, c], ms.label, shrink=0.8, aspect=15)
+    _region_legend(fig, drawn)
     return fig

@@ -58,7 +58,7 @@ def widgets_available() -> bool:
 
 
 def _enable_colab_widgets() -> None:
-    if "google.colab" in sys.modules:  # Colab renders ipywidgets 8 through its custom manager
+    if "google.colab" in sys.modules:  # ipywidgets 8 needs Colab's custom manager (7.x, Colab's own, not)
         try:
             from google.colab import output  # type: ignore[import-not-found]
             output.enable_custom_widget_manager()
@@ -282,9 +282,10 @@ class Explorer:
         f = s["frame"]
         if f == "mean":
             h = heat.sum(0)
-            _draw(ax_img, grey[0], h, float(h.max()) or 1.0, 0.5, "jet", f"{m}: all frames")
+            im = _draw(ax_img, grey[0], h, float(h.max()) or 1.0, 0.5, "jet", f"{m}: all frames")
         else:
-            _draw(ax_img, grey[f], heat[f], float(heat.max()) or 1.0, 0.5, "jet", f"{m}: frame {f}")
+            im = _draw(ax_img, grey[f], heat[f], float(heat.max()) or 1.0, 0.5, "jet", f"{m}: frame {f}")
+        fig.colorbar(im, ax=ax_img, shrink=0.8, label="map value")
         curve = frame_importance(heat)
         ax_curve.bar(np.arange(len(curve)), curve, color="tab:blue")
         if f != "mean":
@@ -338,6 +339,10 @@ class Explorer:
             return {"text/plain": f"<Explorer: {self.state}>"}
         if self.use_widgets:
             self.redraw()
+            if not hasattr(self.box, "_repr_mimebundle_"):  # ipywidgets 7 (Colab's) has only _ipython_display_
+                return {"application/vnd.jupyter.widget-view+json": {
+                            "version_major": 2, "version_minor": 0, "model_id": self.box.model_id},
+                        "text/plain": repr(self.box)}
             return self.box._repr_mimebundle_(include=include, exclude=exclude)
         fig = self.redraw()
         import base64

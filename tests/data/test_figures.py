@@ -32,9 +32,10 @@ def _n(fig: Figure) -> int:
 def test_clip_frames_keeps_marks_and_adds_difference(clip):
     marks = {"onset": clip.onset, "apex": clip.apex, "offset": clip.offset}
     fig = figures.plot_clip_frames(clip.frames, clip.frame_numbers, marks, count=4)
-    assert _n(fig) == 5
-    titles = [ax.get_title() for ax in fig.axes]
+    assert _n(fig) == 6                                                  # 4 frames, the difference, its colour bar
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
     assert any("apex" in t for t in titles) and "onset" in titles[0] and "(apex - onset)" in titles[-1]
+    assert "grey levels" in _colourbars(fig)[0].get_ylabel()
     assert _n(figures.plot_clip_frames(clip.frames, count=3)) == 3      # no marks: no difference panel
 
 
@@ -42,7 +43,7 @@ def test_motion_curve_distractors_masks(clip):
     assert _n(figures.plot_motion_curve(clip)) == 2
     assert _n(figures.plot_motion_curve(clip, measured=False)) == 1
     assert _n(figures.plot_distractors(clip)) == 3
-    assert _n(figures.plot_masks(clip.frames[0], clip.masks, clip.displacement)) == len(clip.masks) + 1
+    assert _n(figures.plot_masks(clip.frames[0], clip.masks, clip.displacement)) == len(clip.masks) + 2  # + colour bar
     assert _n(figures.plot_masks(clip.frames[0], clip.masks)) == len(clip.masks)
     with pytest.raises(DataError):
         figures.plot_masks(clip.frames[0], {})
@@ -76,8 +77,8 @@ def test_flow_comparison_and_error(clip):
     assert figures.flow_error(np.zeros_like(exact), d, clip.mask) > 0
     flows = {"truth": exact, "zero": np.zeros_like(exact)}
     fig = figures.plot_flow_comparison(clip.frames[0], flows, clip.mask, d, {"truth": 0.01})
-    assert _n(fig) == 4 and "EPE 0.00 px" in fig.axes[2].get_title()
-    assert _n(figures.plot_flow_comparison(clip.frames[0], flows, clip.mask)) == 3
+    assert _n(fig) == 4 + 1 and "EPE 0.00 px" in fig.axes[2].get_title()          # + one shared colour bar
+    assert _n(figures.plot_flow_comparison(clip.frames[0], flows, clip.mask)) == 3 + 1
 
 
 def test_batch():
