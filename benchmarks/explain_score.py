@@ -131,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         model, pretrained = load_pretrained(args.pretrained)
         prep, special = pretrained["prep"], pretrained["prep"].special
     else:
-        model_cfg = create_model("hsta-tiny").config
-        prep = PrepConfig(img_size=model_cfg.img_size, num_frames=model_cfg.num_frames, special=special)
+        prep = PrepConfig.for_model(create_model("hsta-tiny", special_input=special).config)
     ds = MERDataset(index, prep, cache_dir=args.work / "prep_cache")
     ds.preload(progress=False)
     if pretrained is not None:

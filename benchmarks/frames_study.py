@@ -64,9 +64,9 @@ def _run_dir(runs: Path, variant: str) -> Path:
 def run_variant(key: str, args: argparse.Namespace, index, cache: Path) -> None:
     label, prep_over, model_over = VARIANTS[key]
     model_cfg = create_model("hsta-tiny", num_classes=len(index.classes), **model_over).config
-    prep = PrepConfig(img_size=model_cfg.img_size, num_frames=model_cfg.num_frames, **prep_over)
+    prep = PrepConfig.for_model(model_cfg, **prep_over)
     test_ds = MERDataset(index, prep, cache, train=False).preload(progress=args.progress)
-    train_ds = test_ds.subset(range(len(test_ds)), train=True)
+    train_ds = test_ds.train_view()
     cfg = recipe("fast", seed=args.seed, progress=args.progress)
     t = time.time()
     result = run_protocol(test_ds, LOSO(), lambda: create_model("hsta-tiny", num_classes=len(index.classes),

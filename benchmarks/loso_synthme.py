@@ -73,7 +73,7 @@ def run_one(corpus: str, variant: str, seed: int, args: argparse.Namespace) -> N
     label, model_over = VARIANTS[variant]
     over = {"num_classes": len(index.classes), **model_over}
     model_cfg = create_model("hsta-tiny", **over).config
-    prep = PrepConfig(img_size=model_cfg.img_size, num_frames=model_cfg.num_frames, special=model_cfg.special_input)
+    prep = PrepConfig.for_model(model_cfg)
     test_ds = MERDataset(index, prep, args.cache, train=False).preload(progress=args.progress)
     train_ds = test_ds.subset(range(len(test_ds)), train=True)
     cfg = recipe("fast", seed=seed, progress=args.progress)
