@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .clip import DatasetIndex
 from .prep import CacheStats, PreparedClip, PrepConfig, assemble, load_or_prepare, prepare_index
 
@@ -91,6 +92,20 @@ class MERDataset(Dataset):
     def test_view(self) -> MERDataset:
         """The same clips with deterministic test-time sampling, sharing the decoded clips."""
         return self.subset(range(len(self)), train=False)
+
+    def view(self, train: bool | None = None, **changes: Any) -> MERDataset:
+        """The same clips (sharing the decoded clips) with other assemble-time settings, e.g.
+        ``view(train=True, flip=False, shift=0, photometric=0.0)``: train-time frame sampling
+        without augmentation. Settings that shape the decoded clips (`PrepConfig.shape_settings`)
+        cannot change here: they need a new `MERDataset`."""
+        new = self.prep_cfg.replace(**changes)
+        if new.shape_settings() != self.prep_cfg.shape_settings():
+            shaped = sorted(k for k in changes if getattr(new, k) != getattr(self.prep_cfg, k)
+                            and k in set(new.shape_settings()) | set(self.prep_cfg.shape_settings()))
+            raise ConfigError(f"MERDataset.view: {shaped} change the decoded clips, not only how they are "
+                              "assembled; build a new MERDataset for them")
+        return MERDataset(self.index, new, self.cache_dir, self.train if train is None else train,
+                          in_memory=self.in_memory, generator=self.generator, _memory=self._memory)
 
     def subset(self, indices: Sequence[int] | np.ndarray, train: bool | None = None) -> MERDataset:
         """A dataset of the clips at ``indices`` (same classes, shared in-memory clips), e.g. one LOSO fold."""

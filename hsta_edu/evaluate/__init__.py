@@ -19,7 +19,10 @@ The package is three modules, each importing only the ones before it:
   ``shard=(i, n)``, and `merge_run` pools the folds into ``metrics.json``, ``predictions.csv``,
   ``confusion.png`` and ``report.md``.
 
-Everything is importable from ``hsta_edu.evaluate`` itself.
+Everything is importable from ``hsta_edu.evaluate`` itself. A fourth module, `pitfalls`, is not
+a way to evaluate: it measures what the known mistakes (epochs chosen on the test folds, clip-level
+splits, random test-time sampling) do to a score, for notebook 04 and ``benchmarks/pitfalls.py``;
+import it as ``hsta_edu.evaluate.pitfalls``.
 """
 
 from __future__ import annotations

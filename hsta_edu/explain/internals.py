@@ -10,23 +10,26 @@ drawn with `hsta_edu.viz.display_image` (grey, stretched per frame).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..viz import display_image, map_scale
+from ..viz import display_image, map_scale, outline_region, region_handle
 
 __all__ = ["plot_inputs", "plot_tubelets", "plot_position_table", "plot_attention_matrix", "plot_token_map"]
 
 
 def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0,
-                representation: str = "auto") -> Figure:
+                representation: str = "auto", mask: Any = None) -> Figure:
     """The two modalities of one clip as the model receives them: T video frames (C,T,H,W), then the
     special pair. ``representation``: "frames" (images: onset, apex, and apex - onset drawn for
     reference), "difference" (video frames and the apex channel are frame - onset: drawn on a
-    diverging scale with a colour bar) or "auto" (difference when the first video frame is all zero)."""
+    diverging scale with a colour bar) or "auto" (difference when the first video frame is all zero).
+    ``mask`` (H, W): the true moving region (SynthME: `explain.score.synthme_mask`), outlined on every
+    difference panel, so what moves outside it (a blink, drift, noise) is told from the expression."""
     if representation == "auto":
         representation = "difference" if bool((video[:, 0] == 0).all()) else "frames"
     t = video.shape[1]
@@ -56,6 +59,10 @@ def plot_inputs(video: torch.Tensor, special: torch.Tensor, amplify: float = 5.0
         im = axes[t + 2].imshow(np.clip(diff * amplify / lim, -1, 1), cmap="coolwarm", vmin=-1, vmax=1)
         axes[t + 2].set_title("apex - onset (scaled)", fontsize=8)
         fig.colorbar(im, ax=axes[t + 2], fraction=0.046, label="relative")
+    if mask is not None:
+        panels = [*axes[:t], axes[t + 1]] if representation == "difference" else [axes[t + 2]]
+        if any([outline_region(ax, mask) for ax in panels]):
+            fig.legend(handles=[region_handle()], loc="lower left", fontsize=8, frameon=False)
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()

@@ -21,10 +21,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ..errors import ConfigError
-from ..viz import figure_png
+from ..errors import ConfigError, DataError
+from ..viz import figure_png, outline_region, region_handle
 from .methods import METHODS, explain_maps
 from .plots import _draw, display_frames, frame_importance
+from .score import synthme_mask
 
 # which controls each method listens to
 _USES = {
@@ -84,7 +85,7 @@ class Explorer:
 
     def __init__(self, model: nn.Module, dataset: Any, methods: Sequence[str] | None = None, *,
                  classes: Sequence[str] | None = None, method_options: dict[str, dict] | None = None,
-                 widgets: bool | None = None) -> None:
+                 widgets: bool | None = None, true_regions: bool | None = None) -> None:
         if len(dataset) == 0:
             raise ConfigError("the explorer needs a dataset with at least one clip")
         self.model = model
@@ -105,6 +106,9 @@ class Explorer:
         self.state: dict[str, Any] = {"clip": 0, "method": self.methods[0], "modality": self.modalities[0],
                                       "stage": cfg.num_stages - 1, "block": 0, "head": "mean", "frame": "mean"}
         self.box = None
+        # the true moving region (SynthME ground truth) outlined on the map: None finds out per clip
+        self.true_regions = true_regions
+        self._regions: dict[int, np.ndarray | None] = {}
         self._build_widgets()
 
     # ------------------------------------------------------------------ controls
@@ -263,6 +267,19 @@ class Explorer:
             self._pred[i] = (int(p.argmax()), p)
         return self._pred[i]
 
+    def _region(self, i: int) -> np.ndarray | None:
+        """Clip ``i``'s true moving region on the input, or None (not SynthME, or switched off)."""
+        if self.true_regions is False:
+            return None
+        if i not in self._regions:
+            try:
+                self._regions[i] = synthme_mask(self.dataset, i)
+            except (AttributeError, ConfigError, DataError, OSError, KeyError):
+                if self.true_regions:
+                    raise
+                self._regions[i] = None
+        return self._regions[i]
+
     def _name(self, k: int) -> str:
         return self.classes[k] if 0 <= k < len(self.classes) else str(k)
 
@@ -286,6 +303,11 @@ class Explorer:
         else:
             im = _draw(ax_img, grey[f], heat[f], float(heat.max()) or 1.0, 0.5, "jet", f"{m}: frame {f}")
         fig.colorbar(im, ax=ax_img, shrink=0.8, label="map value")
+        region = self._region(s["clip"])
+        if region is not None:
+            h_px, w_px = grey.shape[1:3]
+            if outline_region(ax_img, region[:h_px, :w_px]):   # special frames may be a top-left crop
+                ax_img.legend(handles=[region_handle()], loc="lower left", fontsize=7, framealpha=0.8)
         curve = frame_importance(heat)
         ax_curve.bar(np.arange(len(curve)), curve, color="tab:blue")
         if f != "mean":

@@ -101,3 +101,27 @@ def test_block_control_follows_the_stage_when_stages_differ():
     with pytest.raises(ConfigError, match="1 blocks in stage 1"):
         ex.set(block=1)
     plt.close("all")
+
+
+def test_explorer_outlines_the_true_region_on_synthme_and_not_elsewhere(tiny_model):
+    from pathlib import Path
+
+    from hsta_edu.data.datasets import load_dataset
+    from hsta_edu.data.prep import PrepConfig
+    from hsta_edu.data.torch_data import MERDataset
+
+    root = Path(__file__).resolve().parents[2] / "data_samples"
+    model = tiny_model
+    prep = PrepConfig.for_model(model, face="none", register="none", magnify=0.0)
+    synth = MERDataset(load_dataset(root, scheme="megc3"), prep)
+
+    def legend_labels(explorer):
+        legend = explorer.render().axes[0].get_legend()
+        return [t.get_text() for t in legend.get_texts()] if legend is not None else []
+
+    assert legend_labels(Explorer(model, synth, ["saliency"], widgets=False)) == ["true moving region"]
+    assert legend_labels(Explorer(model, synth, ["saliency"], widgets=False, true_regions=False)) == []
+    # not SynthME (no ground truth): no outline, and no error unless the outline was asked for
+    assert legend_labels(Explorer(model, _Data(), ["saliency"], widgets=False)) == []
+    with pytest.raises(AttributeError):
+        Explorer(model, _Data(), ["saliency"], widgets=False, true_regions=True).render()
