@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[lab,test,dev,site]"
+	$(PY) -m pip install -q -e ".[lab,test,dev,site,cluster]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -38,12 +38,12 @@ import torch.nn.functional as F
 from sklearn.metrics import f1_score, recall_score
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
 
 from .device import describe_device, pick_device
 from .errors import CheckpointError, ConfigError, DataError, HSTAError
 from .io import atomic_torch_save, safe_torch_load
 from .model.checkpoints import LoadReport, load_model, load_video_pretrained, save_model
+from .progress import progress_bar
 from .train_config import AMP_MODES, RECIPES, RUNTIME_FIELDS, TrainConfig, recipe
 
 __all__ = [
@@ -352,7 +352,7 @@ def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict[str, Any]:
     t0 = time.time()
     run.model.train()
     total_loss, n_seen, preds, trues = 0.0, 0, [], []
-    batches = tqdm(run.loader, desc=f"epoch {epoch + 1}", disable=not cfg.progress, leave=False)
+    batches = progress_bar(run.loader, desc=f"epoch {epoch + 1}", enabled=cfg.progress, leave=False, unit="batch")
     for step, batch in enumerate(batches):
         loss, logits, target = _train_step(run, cfg, batch, epoch, step)
         total_loss += loss.item() * len(target)
@@ -426,8 +426,8 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
     ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
     if ckpt_path is not None and resume and ckpt_path.exists():
         _resume(run, cfg, ckpt_path)
-    bar = tqdm(range(run.start_epoch, cfg.epochs), desc=desc, disable=not cfg.progress, leave=False,
-               initial=run.start_epoch, total=cfg.epochs)
+    bar = progress_bar(range(run.start_epoch, cfg.epochs), desc=desc, enabled=cfg.progress, leave=False,
+                       unit="epoch", initial=run.start_epoch, total=cfg.epochs)
     for epoch in bar:
         row = _train_epoch(run, cfg, epoch)
         if val_dataset is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
@@ -457,7 +457,7 @@ def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = 32, device:
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     out = []
-    for video, special, _ in tqdm(loader, desc="predict", disable=not progress, leave=False):
+    for video, special, _ in progress_bar(loader, desc="predict", enabled=progress, leave=False, unit="batch"):
         with _autocast(device, amp_dtype):
             logits = model(_move(video, device), _move(special, device))
         out.append(logits.float().cpu())

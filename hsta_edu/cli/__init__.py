@@ -11,8 +11,8 @@ message and exit status 2, not a traceback.
 
 Layout: `parser` (the options, `build_parser`), `options` (arguments -> model overrides,
 TrainConfig, datasets), `commands` (synth, prepare, train, report, explain), `protocol` (loso,
-lodo, kfold and the ``--jobs`` worker processes), `demo`, `output` (metrics lines, ``--json``).
-``python -m hsta_edu.cli`` runs `main` (the ``--jobs`` workers are started that way).
+lodo, kfold; ``--jobs`` runs folds in worker processes), `demo`, `output` (metrics lines, ``--json``).
+``python -m hsta_edu.cli`` runs `main`.
 """
 
 from __future__ import annotations

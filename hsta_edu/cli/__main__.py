@@ -1,4 +1,4 @@
-"""``python -m hsta_edu.cli ...``: the ``hsta-edu`` command (the ``--jobs`` workers run this way)."""
+"""``python -m hsta_edu.cli ...``: the ``hsta-edu`` command."""
 
 import sys
 

@@ -28,10 +28,10 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
-from tqdm.auto import tqdm
 
 from ..data.synth.config import SAMPLES_CONFIG
 from ..errors import ConfigError
+from ..progress import progress_bar
 from ..train import TrainConfig, predict, set_seed, train
 from .metrics import compute_metrics
 from .protocols import Fold, Protocol, protocol_folds, train_only_mask
@@ -127,7 +127,7 @@ def trace_test_epochs(dataset: Dataset, protocol: Protocol, model_fn: Callable[[
     folds = protocol_folds(protocol, labels, list(dataset.groups), train_only_mask(dataset))
     preds = np.full((cfg.epochs, len(labels)), -1, dtype=np.int64)
     models: dict[int, nn.Module] = {}
-    for fold in tqdm(folds, desc="folds", disable=not progress, leave=False):
+    for fold in progress_bar(folds, desc="folds", enabled=progress, leave=False):
         fold_cfg = replace(cfg, seed=cfg.seed + fold.index, progress=False)
         set_seed(fold_cfg.seed)
         model = model_fn()

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,12 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 from torch import nn
 from torch.utils.data import Dataset, Subset
-from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
 from ..io import atomic_write_json, atomic_write_text
 from ..train import RUNTIME_FIELDS, TrainConfig, dataset_labels, predict, set_seed, train
 from .metrics import compute_metrics, metrics_table
+from .parallel import FoldDisplay, fold_order, run_fold_jobs
 from .protocols import Fold, MissingClassWarning, Protocol, parse_shard, protocol_folds, train_only_mask
 
 __all__ = ["RunResult", "run_protocol", "merge_run"]
@@ -108,7 +109,8 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
                  run_dir: str | Path, *, train_dataset: Dataset | None = None,
                  shard: tuple[int, int] | str | None = None, val_subjects: float = 0.0,
                  info: dict[str, Any] | None = None, keep_checkpoints: bool = False,
-                 progress: bool | None = None, train_only: Sequence[bool] | bool | None = None) -> RunResult:
+                 progress: bool | None = None, train_only: Sequence[bool] | bool | None = None,
+                 jobs: int = 1, threads: int | None = None) -> RunResult:
     """Run ``protocol`` over ``dataset`` into ``run_dir``; each fold is an independent job.
 
     ``dataset`` is the deterministic view (``MERDataset(..., train=False)``): test clips and
@@ -125,6 +127,11 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     ``train_only``: clips that only ever train (see `train_only_mask`; default: the clips
     marked ``clip.meta["train_only"]``, e.g. CAS(ME)^3 macro-expressions); the metrics are
     pooled over the other clips.
+    ``jobs`` > 1 runs the folds in that many worker processes on this machine, largest first, each
+    with ``threads`` CPU threads (default: the cores shared out) or one GPU each (see
+    `hsta_edu.evaluate.parallel`); the results equal the sequential run's, fold by fold.
+    Progress: one bar over the folds on a terminal (with each fold's epoch bar when sequential),
+    one line per finished fold when the output goes to a file.
     Returns `merge_run`'s result when all folds are done, else a partial `RunResult`.
     """
     run_dir = Path(run_dir)
@@ -143,16 +150,25 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
                          val_subjects, info)
     _claim_run_dir(run_dir, config)
 
-    todo = [f for f in folds if shard is None or f.index % shard[1] == shard[0]]
-    bar = tqdm(todo, desc=f"{protocol.name} folds", disable=not progress)
-    for fold in bar:
-        out = _fold_file(run_dir, fold.index)
-        if out.exists():
-            continue
-        bar.set_postfix(fold=fold.name)
-        _run_fold(dataset, train_dataset, fold, model_fn, fold_cfg, run_dir, labels, groups, uids,
-                  protocol, val_subjects, keep_checkpoints, progress, extra)
-    bar.close()
+    mine = [f for f in folds if shard is None or f.index % shard[1] == shard[0]]
+    todo = [f for f in mine if not _fold_file(run_dir, f.index).exists()]
+    if int(jobs) < 1:
+        raise ConfigError(f"jobs={jobs}: must be >= 1")
+    display = FoldDisplay(len(mine), len(mine) - len(todo), desc=f"{protocol.name} folds", enabled=progress)
+    job = partial(_fold_job, dataset=dataset, train_dataset=train_dataset, model_fn=model_fn, run_dir=run_dir,
+                  labels=labels, groups=groups, uids=uids, protocol=protocol, val_subjects=val_subjects,
+                  keep_checkpoints=keep_checkpoints, extra=extra)
+    try:
+        if int(jobs) > 1 and len(todo) > 1:
+            run_fold_jobs(todo, job, fold_cfg, int(jobs), display, threads=threads)
+        else:
+            for fold in fold_order(todo):
+                display.started(fold)
+                t0 = time.time()
+                job(fold, fold_cfg, progress=display.tty)
+                display.finished(fold, time.time() - t0)
+    finally:
+        display.close()
     done = sorted(f.index for f in folds if _fold_file(run_dir, f.index).exists())
     if len(done) == len(folds):
         return merge_run(run_dir)
@@ -202,6 +218,14 @@ def _val_split(train_idx: np.ndarray, groups: Sequence[str], val_subjects: float
         raise ConfigError(f"val_subjects={val_subjects} leaves no training subject ({n_groups} available)")
     tr, va = next(GroupShuffleSplit(n_splits=1, test_size=n_val, random_state=seed).split(train_idx, groups=g))
     return train_idx[tr], train_idx[va]
+
+
+def _fold_job(fold: Fold, cfg: TrainConfig, *, dataset, train_dataset, model_fn, run_dir: Path, labels, groups,
+              uids, protocol: Protocol, val_subjects: float, keep_checkpoints: bool, extra: np.ndarray,
+              progress: bool = False) -> None:
+    """One fold as a job (what a worker process runs): `_run_fold` with the run's fixed arguments."""
+    _run_fold(dataset, train_dataset, fold, model_fn, cfg, run_dir, labels, groups, uids, protocol,
+              val_subjects, keep_checkpoints, progress, extra)
 
 
 def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, run_dir: Path, labels, groups,

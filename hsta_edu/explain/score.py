@@ -169,8 +169,7 @@ def score_explanations(model, dataset, indices: Sequence[int], methods: Sequence
     """
     import time
 
-    from tqdm.auto import tqdm
-
+    from ..progress import progress_bar
     from .methods import METHODS, explain_maps
 
     opts = {**SCORE_OPTIONS, **(options or {})}
@@ -183,7 +182,7 @@ def score_explanations(model, dataset, indices: Sequence[int], methods: Sequence
     per_mod: dict[str, dict[str, list[np.ndarray]]] = {m: {} for m in methods}
     seconds = dict.fromkeys(methods, 0.0)
     movement = []
-    for i in tqdm(indices, desc="scoring explanations", disable=not progress):
+    for i in progress_bar(indices, desc="scoring explanations", enabled=progress, unit="clip"):
         video, special, label = dataset[i][:3]
         movement.append(movement_map(special, dataset.prep_cfg))
         for m in methods:

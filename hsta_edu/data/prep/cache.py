@@ -113,8 +113,8 @@ def load_or_prepare(clip: Clip, cfg: PrepConfig, cache_dir: str | Path | None = 
 def prepare_index(index: DatasetIndex | Sequence[Clip], cfg: PrepConfig, cache_dir: str | Path | None = None,
                   *, progress: bool = True, stats: CacheStats | None = None) -> list[PreparedClip]:
     """Prepare (or load from the cache) every clip of an index, with a progress bar; in index order."""
-    from tqdm.auto import tqdm
+    from ...progress import progress_bar
 
     clips = index.clips if isinstance(index, DatasetIndex) else list(index)
     return [load_or_prepare(c, cfg, cache_dir, stats)
-            for c in tqdm(clips, desc="preprocessing", unit="clip", disable=not progress)]
+            for c in progress_bar(clips, desc="preprocessing", unit="clip", enabled=progress)]

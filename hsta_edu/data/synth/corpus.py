@@ -139,7 +139,7 @@ def generate_synthme(out_dir: str | Path, cfg: SynthConfig = BENCHMARK_CONFIG, *
     ``CASME2_RAW_selected/subNN/EPxx_yy/img{n}.jpg`` (absolute frame numbers), ground truth
     ``synthme_groundtruth/subNN/EPxx_yy.npz`` and the ``synthme.json`` marker (written last).
     """
-    from tqdm.auto import tqdm
+    from ...progress import progress_bar
 
     out = Path(out_dir)
     _prepare_folder(out, overwrite)
@@ -147,7 +147,7 @@ def generate_synthme(out_dir: str | Path, cfg: SynthConfig = BENCHMARK_CONFIG, *
     coding, objective = [], []
     subjects: dict[int, Subject] = {}
     enc = [int(cv2.IMWRITE_JPEG_QUALITY), int(cfg.jpeg_quality)]
-    for s, label, k in tqdm(keys, desc="SynthME", disable=not progress, unit="clip"):
+    for s, label, k in progress_bar(keys, desc="SynthME", enabled=progress, unit="clip"):
         if s not in subjects:
             subjects = {s: make_subject(cfg, s)}
         clip = render_clip(cfg, subjects[s], label, k)

@@ -1,0 +1,119 @@
+"""Folds in parallel (hsta_edu.evaluate.parallel) and progress that suits its output (hsta_edu.progress)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from hsta_edu import create_model
+from hsta_edu.errors import ConfigError, DataError
+from hsta_edu.evaluate import LOSO, Fold, run_protocol
+from hsta_edu.evaluate.parallel import FoldDisplay, fold_order
+from hsta_edu.progress import progress_bar
+from hsta_edu.train import recipe
+from tests.configs import TINY_16PX_2FRAMES_1STAGE
+
+
+class Clips(Dataset):
+    """18 clips of 3 subjects (6 each, every class twice) with a class-dependent bright band;
+    ``sizes`` gives subjects different numbers of clips."""
+
+    def __init__(self, sizes=(6, 6, 6), broken: bool = False) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.groups = [f"d/s{s}" for s, n in enumerate(sizes) for _ in range(n)]
+        n = len(self.groups)
+        self.labels = np.arange(n) % 3
+        self.classes = ["negative", "positive", "surprise"]
+        self.video = torch.randn(n, 3, 2, 16, 16, generator=g) * 0.3
+        self.special = torch.randn(n, 3, 2, 16, 16, generator=g) * 0.3
+        for i, y in enumerate(self.labels):
+            self.video[i, :, :, 5 * y:5 * y + 5] += 1.0
+        self.broken = broken
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        if self.broken:
+            raise RuntimeError(f"clip {i} cannot be read")
+        return self.video[i], self.special[i], torch.tensor(self.labels[i])
+
+
+def cfg():
+    return recipe("fast", epochs=2, batch_size=6, warmup_epochs=0, progress=False)
+
+
+def test_two_jobs_equal_one_fold_by_fold(tmp_path):
+    ds = Clips(sizes=(4, 8, 6))
+    make = lambda: create_model("hsta-tiny", **TINY_16PX_2FRAMES_1STAGE)   # a lambda: it travels by cloudpickle
+    seq = run_protocol(ds, LOSO(), make, cfg(), tmp_path / "seq", progress=False)
+    stream = io.StringIO()
+    import sys
+    old, sys.stderr = sys.stderr, stream
+    try:
+        par = run_protocol(ds, LOSO(), make, cfg(), tmp_path / "par", progress=True, jobs=2)
+    finally:
+        sys.stderr = old
+    assert par.complete and seq.complete
+    for i in range(3):
+        a = json.loads((tmp_path / "seq" / "folds" / f"fold_{i:03d}.json").read_text())
+        b = json.loads((tmp_path / "par" / "folds" / f"fold_{i:03d}.json").read_text())
+        assert a["y_pred"] == b["y_pred"] and a["test_index"] == b["test_index"]
+        assert np.allclose(a["prob"], b["prob"], atol=1e-5)
+        assert a["history"][-1]["loss"] == pytest.approx(b["history"][-1]["loss"], abs=1e-5)
+    assert par.metrics["uf1"] == pytest.approx(seq.metrics["uf1"])
+    log = stream.getvalue()
+    assert "2 worker processes" in log and log.count("/3] fold") == 3 and "\r" not in log
+    # a rerun finds every fold done and starts no worker
+    stream = io.StringIO()
+    sys.stderr = stream
+    try:
+        again = run_protocol(ds, LOSO(), make, cfg(), tmp_path / "par", progress=True, jobs=2)
+    finally:
+        sys.stderr = old
+    assert again.complete and "worker" not in stream.getvalue()
+
+
+def test_a_failing_fold_names_itself_and_jobs_must_be_positive(tmp_path):
+    make = lambda: create_model("hsta-tiny", **TINY_16PX_2FRAMES_1STAGE)
+    with pytest.raises(DataError, match=r"fold d/s\d failed in its worker process: RuntimeError: clip \d+ cannot"):
+        run_protocol(Clips(broken=True), LOSO(), make, cfg(), tmp_path / "broken", progress=False, jobs=2)
+    with pytest.raises(ConfigError, match="jobs=0"):
+        run_protocol(Clips(), LOSO(), make, cfg(), tmp_path / "zero", progress=False, jobs=0)
+
+
+def test_largest_fold_first():
+    folds = [Fold(0, "a", np.arange(5), np.arange(2)), Fold(1, "b", np.arange(9), np.arange(1)),
+             Fold(2, "c", np.arange(5), np.arange(2)), Fold(3, "d", np.arange(3), np.arange(1))]
+    assert [f.index for f in fold_order(folds)] == [1, 0, 2, 3]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_one_line_in_a_log():
+    log = io.StringIO()
+    assert list(progress_bar(range(5), desc="preprocessing", unit="clip", stream=log)) == list(range(5))
+    assert log.getvalue().startswith("preprocessing: 5 clips in ") and log.getvalue().count("\n") == 1
+    quiet = io.StringIO()
+    list(progress_bar(range(5), desc="epoch 1", leave=False, stream=quiet))
+    list(progress_bar(range(5), desc="off", enabled=False, stream=quiet))
+    assert quiet.getvalue() == ""
+    term = _Terminal()
+    list(progress_bar(range(5), desc="preprocessing", stream=term))
+    assert "\r" in term.getvalue() and "5/5" in term.getvalue()            # tqdm's live bar
+    display = FoldDisplay(total=2, stream=io.StringIO())
+    display.note("2 worker processes")
+    display.finished(Fold(0, "d/s0", np.arange(3), np.arange(1)), 1.5)
+    assert display.stream.getvalue().splitlines()[1].startswith("[1/2] fold d/s0: 2 s")
+    bar = FoldDisplay(total=2, stream=_Terminal())
+    bar.finished(Fold(0, "d/s0", np.arange(3), np.arange(1)))
+    bar.close()
+    assert "1/2" in bar.stream.getvalue()
