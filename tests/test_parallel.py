@@ -50,7 +50,7 @@ def cfg():
 
 def test_two_jobs_equal_one_fold_by_fold(tmp_path):
     ds = Clips(sizes=(4, 8, 6))
-    make = lambda: create_model("hsta-tiny", **TINY_16PX_2FRAMES_1STAGE)   # a lambda: it travels by cloudpickle
+    make = lambda: create_model("hsta-tiny", **TINY_16PX_2FRAMES_1STAGE)  # noqa: E731 - a lambda travels by cloudpickle
     seq = run_protocol(ds, LOSO(), make, cfg(), tmp_path / "seq", progress=False)
     stream = io.StringIO()
     import sys
@@ -80,7 +80,7 @@ def test_two_jobs_equal_one_fold_by_fold(tmp_path):
 
 
 def test_a_failing_fold_names_itself_and_jobs_must_be_positive(tmp_path):
-    make = lambda: create_model("hsta-tiny", **TINY_16PX_2FRAMES_1STAGE)
+    make = lambda: create_model("hsta-tiny", **TINY_16PX_2FRAMES_1STAGE)  # noqa: E731
     with pytest.raises(DataError, match=r"fold d/s\d failed in its worker process: RuntimeError: clip \d+ cannot"):
         run_protocol(Clips(broken=True), LOSO(), make, cfg(), tmp_path / "broken", progress=False, jobs=2)
     with pytest.raises(ConfigError, match="jobs=0"):

@@ -57,9 +57,22 @@ def _add_train(p: argparse.ArgumentParser) -> None:
 
 def _add_protocol(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder (default: runs/<data>-<protocol>-<preset>[-ablation])")
-    p.add_argument("--shard", default=None, metavar="I/N", help="run only folds i, i+n, ... (job arrays, GPUs)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run only folds i, i+n, ... (your own job array, several GPUs); 'auto' reads "
+                        "SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run the folds in N processes on this machine (each with its share of the cores)")
+    c = p.add_argument_group("cluster (--launcher: one submitit job per fold; pip install \"hsta_edu[cluster]\")")
+    c.add_argument("--launcher", choices=("slurm", "local"), default=None,
+                   help="slurm: a Slurm job array, one task per fold; local: the same jobs as local processes")
+    c.add_argument("--partition", default=None, help="Slurm partition")
+    c.add_argument("--gpus", type=int, default=None, help="GPUs per fold task (Slurm)")
+    c.add_argument("--time", type=int, default=240, help="time limit per fold task, minutes (default 240)")
+    c.add_argument("--cpus-per-task", type=int, default=4, help="CPU cores per fold task (default 4)")
+    c.add_argument("--mem-gb", type=int, default=None, help="memory per fold task, GB (Slurm)")
+    c.add_argument("--array-parallelism", type=int, default=None, help="at most this many tasks at once (Slurm)")
+    c.add_argument("--slurm-folder", default=None, help="submitit's logs and pickles (default: RUN_DIR/slurm)")
+    c.add_argument("--wait", action="store_true", help="with --launcher slurm: wait for the tasks, then merge")
     p.add_argument("--val-subjects", type=float, default=0.0,
                    help="pick the epoch on this fraction (or number) of held-out TRAINING subjects; "
                         "0 = fixed epoch budget (default)")

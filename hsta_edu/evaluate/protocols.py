@@ -190,9 +190,22 @@ def make_protocol(spec: dict[str, Any] | str) -> Protocol:
 
 
 def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """"i/n" or (i, n) -> (i, n) with 0 <= i < n; None stays None."""
+    """"i/n" or (i, n) -> (i, n) with 0 <= i < n; None stays None. "auto" reads a Slurm job array's
+    ``SLURM_ARRAY_TASK_ID`` and ``SLURM_ARRAY_TASK_COUNT`` (ids counted from ``SLURM_ARRAY_TASK_MIN``)."""
     if text is None:
         return None
+    if isinstance(text, str) and text.strip().lower() == "auto":
+        import os
+        env = {k: os.environ.get(k) for k in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT")}
+        missing = [k for k, v in env.items() if not v]
+        if missing:
+            raise ConfigError(f"shard 'auto' reads a Slurm job array's {' and '.join(missing)}, which "
+                              "is not set here: run inside `sbatch --array=...`, or give the shard as i/n")
+        try:
+            first = int(os.environ.get("SLURM_ARRAY_TASK_MIN") or 0)
+            text = (int(env["SLURM_ARRAY_TASK_ID"]) - first, int(env["SLURM_ARRAY_TASK_COUNT"]))
+        except ValueError:
+            raise ConfigError(f"shard 'auto': the Slurm variables are not integers: {env}") from None
     try:
         i, n = (int(x) for x in (text.split("/") if isinstance(text, str) else text))
     except (ValueError, TypeError):

@@ -271,6 +271,7 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
         "absent_train_classes": absent,
         "n_train_only": int(extra[train_idx].sum()) if extra is not None else 0,
         "best_epoch": result.best_epoch, "epochs": int(len(result.history)),
+        "resumed_from": int(result.resumed_from),
         "history": result.history.to_dict(orient="records"), "device": result.device,
         "seconds": time.time() - t0,
     }
