@@ -37,9 +37,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score, recall_score
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from .device import describe_device, pick_device
+from .distributed import DistContext, RankBatches, barrier, gather_epoch
+from .distributed import context as dist_context
+from .distributed import wrap as wrap_ddp
 from .errors import CheckpointError, ConfigError, DataError, HSTAError
 from .io import atomic_torch_save, safe_torch_load
 from .model.checkpoints import LoadReport, load_model, load_video_pretrained, save_model
@@ -255,6 +258,7 @@ class _Run:
     history: list[dict[str, Any]]
     best: dict[str, Any]                  # {"score": val UF1, "epoch", "state": weights} for select="best_val"
     start_epoch: int = 0                  # epochs done when this call began (resume)
+    dist: DistContext = DistContext()     # this process's rank under torchrun (hsta_edu.distributed)
 
 
 def _check_inputs(model: nn.Module, dataset: Dataset, cfg: TrainConfig, val_dataset: Dataset | None) -> None:
@@ -276,6 +280,9 @@ def _set_up(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> _Run:
     from .data.torch_data import balanced_sampler  # importing hsta_edu.data pulls in OpenCV: import it late
 
     device = pick_device(cfg.device)
+    ctx = dist_context(device.type)
+    if ctx.active and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)   # one GPU per process
     t_start = time.time()
     set_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -283,19 +290,25 @@ def _set_up(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> _Run:
     if labels.min() < 0:
         raise DataError(f"labels must be class indices >= 0, got {int(labels.min())}")
     sampler = balanced_sampler(labels, generator) if cfg.balanced else None
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, shuffle=sampler is None,
-                        generator=generator, num_workers=cfg.num_workers, drop_last=False,
-                        pin_memory=device.type == "cuda", persistent_workers=False)
+    if ctx.active:   # every rank draws the same global order and takes its slice of each global batch
+        order = sampler if sampler is not None else RandomSampler(dataset, generator=generator)
+        loader = DataLoader(dataset, batch_sampler=RankBatches(order, cfg.batch_size, ctx), generator=generator,
+                            num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
+    else:
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, shuffle=sampler is None,
+                            generator=generator, num_workers=cfg.num_workers, drop_last=False,
+                            pin_memory=device.type == "cuda", persistent_workers=False)
     model.to(device)
     groups = param_groups(model, cfg.weight_decay, cfg.layer_decay)
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     schedule = WarmupCosine(optimizer, cfg, len(loader))
     amp_dtype = _amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    forward = torch.compile(model) if cfg.compile else model
+    wrapped = wrap_ddp(model, device, ctx)
+    forward = torch.compile(wrapped) if cfg.compile else wrapped
     return _Run(model=model, forward=forward, device=device, loader=loader, generator=generator,
                 optimizer=optimizer, schedule=schedule, scaler=scaler, amp_dtype=amp_dtype, t_start=t_start,
-                history=[], best={"score": -1.0, "epoch": None, "state": None})
+                history=[], best={"score": -1.0, "epoch": None, "state": None}, dist=ctx)
 
 
 def _resume(run: _Run, cfg: TrainConfig, ckpt_path: Path) -> None:
@@ -360,6 +373,7 @@ def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict[str, Any]:
         preds.append(logits.detach().argmax(-1).cpu())
         trues.append(target.cpu())
     p, t = torch.cat(preds).numpy(), torch.cat(trues).numpy()
+    total_loss, n_seen, p, t = gather_epoch(run.dist, total_loss, n_seen, p, t)   # all ranks, under torchrun
     last_group = run.optimizer.param_groups[-1]
     return {
         "epoch": epoch + 1, "loss": total_loss / n_seen, "acc": float((p == t).mean()),
@@ -435,7 +449,9 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
         run.history.append(row)
         bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.2f}")
         if ckpt_path is not None:
-            _write_checkpoint(run, cfg, epoch, ckpt_path)
+            if run.dist.is_main:   # under torchrun rank 0 writes, the others wait for the file
+                _write_checkpoint(run, cfg, epoch, ckpt_path)
+            barrier(run.dist)
         if callback is not None:
             callback(row)  # after the checkpoint: a callback that stops the run loses nothing
     bar.close()

@@ -74,6 +74,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train(model, Subset(train_ds, train_idx.tolist()), cfg, checkpoint_dir=out / "checkpoint",
                    val_dataset=Subset(test_ds, val_idx.tolist()) if len(val_idx) else None,
                    resume=not args.no_resume)
+    from ..distributed import context
+    if not context(result.device.split()[0]).is_main:
+        return 0   # under torchrun: rank 0 writes the model and the summary
     _write_train_outputs(args, out, result, index, prep, recipe_name, cfg)
     summary = {"model": str(out / "model.pt"), "epochs": len(result.history),
                "final_loss": float(result.history["loss"].iloc[-1]),
