@@ -51,3 +51,13 @@ class AnnotationError(DataError):
 
 class CheckpointError(HSTAError):
     """A checkpoint that does not match the model it is loaded into, or cannot be read safely."""
+
+
+class WriteError(HSTAError, OSError):
+    """A result, cache or checkpoint file that could not be written (full disk, no permission); the
+    message names the file, and the previous version of it, if any, is left as it was."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with where it stopped ("at epoch 3 of 30 of fold sub05"); the last
+    epoch checkpoint and every finished fold are saved, so the same command resumes."""

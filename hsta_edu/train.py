@@ -43,7 +43,7 @@ from .device import describe_device, pick_device
 from .distributed import DistContext, RankBatches, barrier, gather_epoch
 from .distributed import context as dist_context
 from .distributed import wrap as wrap_ddp
-from .errors import CheckpointError, ConfigError, DataError, HSTAError
+from .errors import CheckpointError, ConfigError, DataError, HSTAError, Interrupted
 from .io import atomic_torch_save, safe_torch_load
 from .model.checkpoints import LoadReport, load_model, load_video_pretrained, save_model
 from .progress import progress_bar
@@ -420,6 +420,16 @@ def _finish(run: _Run, cfg: TrainConfig, ckpt_path: Path | None) -> TrainResult:
                        best_epoch=best_epoch, checkpoint=ckpt_path, resumed_from=run.start_epoch)
 
 
+def _interruptible(step: Callable[..., Any], epoch: int, epochs: int, *args: Any) -> Any:
+    """``step(*args)``, turning Ctrl-C into `Interrupted` saying the epoch (resume: same command)."""
+    try:
+        return step(*args)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted at epoch {epoch + 1} of {epochs}") from None
+
+
 def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
           val_dataset: Dataset | None = None, checkpoint_dir: str | Path | None = None,
           resume: bool = True, callback: Callable[[dict[str, Any]], None] | None = None,
@@ -443,7 +453,7 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
     bar = progress_bar(range(run.start_epoch, cfg.epochs), desc=desc, enabled=cfg.progress, leave=False,
                        unit="epoch", initial=run.start_epoch, total=cfg.epochs)
     for epoch in bar:
-        row = _train_epoch(run, cfg, epoch)
+        row = _interruptible(_train_epoch, epoch, cfg.epochs, run, cfg, epoch)
         if val_dataset is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
             _validate(run, cfg, val_dataset, row)
         run.history.append(row)

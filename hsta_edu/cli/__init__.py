@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from ..errors import HSTAError
+from ..errors import HSTAError, Interrupted
 from .commands import _cmd_explain, _cmd_prepare, _cmd_report, _cmd_synth, _cmd_train
 from .demo import _cmd_demo
 from .options import ABLATIONS, _args_ablations, ablation_overrides
@@ -58,3 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HSTAError as exc:
         print(f"hsta-edu {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:   # one line, not a traceback: the checkpoints make a rerun resume
+        where = f"{exc}" if isinstance(exc, Interrupted) else "interrupted"
+        print(f"hsta-edu {args.command}: {where}; finished work is saved: rerun the same command to resume",
+              file=sys.stderr)
+        return 130

@@ -6,7 +6,9 @@ the *spawn* start method, so CUDA and OpenMP start clean in each worker), the la
 worker gets its share of the cores (``torch.set_num_threads``); on a machine with GPUs each worker
 takes one GPU. The datasets, the model builder and the recipe travel to every worker once, with
 `cloudpickle` (so a ``lambda`` builder works), and each fold writes its own file in the run
-folder exactly as in a sequential run: folds are seeded on their own, so the results are equal.
+folder exactly as in a sequential run: folds are seeded on their own, so the results equal a
+sequential run's fold by fold when it uses as many CPU threads as each worker (a matrix product's
+rounding depends on how many threads share it; the run prints the number).
 
 `FoldDisplay` is the run's one progress display: a live bar on a terminal, and one plain line per
 finished fold when the output goes to a file or a pipe (no bar fragments in logs).
@@ -141,7 +143,8 @@ def run_fold_jobs(folds: Sequence[Fold], run_fold: Callable[[Fold, Any], None], 
             queue.put(d)
     payload = cloudpickle.dumps({"run_fold": run_fold, "cfg": cfg})
     by_index = {f.index: f for f in todo}
-    where = ", ".join(devices) if devices else f"{threads} CPU thread(s) each"
+    where = ", ".join(devices) if devices else (f"{threads} CPU thread(s) each; a sequential run with "
+                                               f"{threads} thread(s) gives the same folds")
     display.note(f"{jobs} worker processes ({where}); {len(todo)} fold(s) to run, largest first")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(payload, threads, queue)) as pool:

@@ -26,7 +26,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, Interrupted
 from ..io import atomic_write_json, atomic_write_text
 from ..train import RUNTIME_FIELDS, TrainConfig, dataset_labels, predict, set_seed, train
 from .metrics import compute_metrics, metrics_table
@@ -256,9 +256,12 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
     set_seed(fold_cfg.seed)
     model = model_fn()
     ckpt_dir = run_dir / "checkpoints" / f"fold_{fold.index:03d}"
-    result = train(model, Subset(train_dataset, train_idx.tolist()), fold_cfg, checkpoint_dir=ckpt_dir,
-                   val_dataset=Subset(dataset, val_idx.tolist()) if len(val_idx) else None,
-                   desc=f"fold {fold.name}")
+    try:
+        result = train(model, Subset(train_dataset, train_idx.tolist()), fold_cfg, checkpoint_dir=ckpt_dir,
+                       val_dataset=Subset(dataset, val_idx.tolist()) if len(val_idx) else None,
+                       desc=f"fold {fold.name}")
+    except Interrupted as exc:
+        raise Interrupted(f"{exc} of fold {fold.name}") from None
     pred = predict(result.model, Subset(dataset, fold.test.tolist()), batch_size=max(cfg.batch_size, 32),
                    device=cfg.device, amp=cfg.amp)
     record = {

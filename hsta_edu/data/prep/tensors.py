@@ -76,9 +76,16 @@ def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     if dy == 0 and dx == 0:
         return x
     h, w = x.shape[-2:]
-    iy = (torch.arange(h) - dy).clamp_(0, h - 1)
-    ix = (torch.arange(w) - dx).clamp_(0, w - 1)
-    return x[..., iy, :][..., ix]
+    if abs(dy) >= h or abs(dx) >= w:   # shifted out entirely: every pixel repeats an edge
+        iy = (torch.arange(h) - dy).clamp_(0, h - 1)
+        ix = (torch.arange(w) - dx).clamp_(0, w - 1)
+        return x[..., iy, :][..., ix]
+    # crop what stays in view, then replicate the edges into the gap: the same values as gathering
+    # x[clamp(i - dy), clamp(j - dx)], with two cheap ops instead of two gathers
+    kept = x[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    flat = kept.reshape(-1, 1, *kept.shape[-2:])
+    padded = torch.nn.functional.pad(flat, (max(0, dx), max(0, -dx), max(0, dy), max(0, -dy)), mode="replicate")
+    return padded.reshape(*x.shape)
 
 
 def _apply_augment(x: torch.Tensor, aug: dict[str, Any], photometric: bool = True) -> torch.Tensor:
