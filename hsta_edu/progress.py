@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-__all__ = ["progress_bar", "is_terminal"]
+import torch
+
+__all__ = ["progress_bar", "is_terminal", "legacy_seed_draw"]
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
@@ -72,3 +74,12 @@ def progress_bar(iterable: Iterable | None = None, *, desc: str = "", enabled: b
         from tqdm.auto import tqdm
         return tqdm(iterable, desc=desc, total=total, unit=unit, leave=leave, file=stream, **tqdm_kwargs)
     return _Lines(iterable, desc, total, unit, leave, enabled, stream)
+
+
+def legacy_seed_draw(generator: torch.Generator | None) -> None:
+    """Draw the one number that an unused DataLoader iterator draws for its worker seed. Versions up
+    to 0.1.0 wrapped each loader in a tqdm bar whose constructor made such an iterator (tqdm.auto's
+    asyncio base calls ``iter()``), so every epoch (from the sampler's generator) and every `predict`
+    (from torch's global RNG) drew once more; drawing it here keeps every published figure, notebook
+    output and shipped model reproducible bit for bit."""
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
