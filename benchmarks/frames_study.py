@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "prep"))
     ap.add_argument("--runs", default=str(ROOT / "runs" / "frames_study"))
     ap.add_argument("--variants", default="all", help=f"comma list or 'all' of {list(VARIANTS)}")
-    ap.add_argument("--shard", default=None, help="i/n: run folds i, i+n, ... (several processes)")
+    ap.add_argument("--shard", default=None, help="i/n: the i-th of n balanced slices of the folds (several processes)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--report", action="store_true", help="only rebuild the report from finished runs")

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpora", default="benchmark", help=f"comma list of {list(CORPORA)}")
     ap.add_argument("--variants", default="full", help=f"comma list of {list(VARIANTS)}")
     ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--shard", default=None, help="i/n: run folds i, i+n, ... (several processes share a run)")
+    ap.add_argument("--shard", default=None, help="i/n: the i-th of n balanced slices of the folds (processes share a run)")
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "prep"))
     ap.add_argument("--runs", default=str(ROOT / "runs" / "bench"))
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")

@@ -389,3 +389,18 @@ def test_subject_kfold_unstratified_is_a_different_whole_subject_split():
             assert not {groups[i] for i in f.train} & {groups[i] for i in f.test}
     plain = SubjectKFold(4, seed=0, stratified=False).split(labels, groups)
     assert [len(f.test) for f in plain] == [6, 6, 6, 6]          # GroupKFold balances sizes
+
+
+def test_shards_are_balanced_by_fold_size_and_cover_every_fold_once():
+    from hsta_edu.evaluate import Fold, shard_folds
+    sizes = [30, 2, 2, 2, 2, 2, 30, 2, 2, 2, 28, 2]      # test clips of 12 subjects, 106 clips in all
+    folds = [Fold(i, f"s{i}", np.arange(106 - n), np.arange(n)) for i, n in enumerate(sizes)]
+    parts = [shard_folds(folds, (i, 3)) for i in range(3)]
+    assert sorted(f.index for p in parts for f in p) == list(range(12))   # each fold in exactly one shard
+    work = [sum(len(f.train) for f in p) for p in parts]
+    strided = [sum(len(f.train) for f in folds if f.index % 3 == i) for i in range(3)]
+    assert max(work) - min(work) <= max(len(f.train) for f in folds) - min(len(f.train) for f in folds)
+    assert max(work) - min(work) < max(strided) - min(strided)
+    assert [f.index for f in shard_folds(folds, (5, 12))] == [5]          # one job per fold: shard k is fold k
+    assert [f.index for f in shard_folds(folds, (3, 20))] == [3] and shard_folds(folds, (15, 20)) == []
+    assert shard_folds(folds, None) == folds

@@ -117,3 +117,60 @@ def test_progress_is_a_bar_on_a_terminal_and_one_line_in_a_log():
     bar.finished(Fold(0, "d/s0", np.arange(3), np.arange(1)))
     bar.close()
     assert "1/2" in bar.stream.getvalue()
+
+
+_SLOW_RUN = """
+import sys, time
+import numpy as np, torch
+from torch.utils.data import Dataset
+from hsta_edu import create_model
+from hsta_edu.evaluate import LOSO, run_protocol
+from hsta_edu.train import recipe
+from tests.configs import TINY_16PX_2FRAMES_1STAGE
+
+class Slow(Dataset):
+    groups = [f"d/s{i % 3}" for i in range(12)]
+    labels = np.arange(12) % 3
+    classes = ["a", "b", "c"]
+    def __len__(self):
+        return 12
+    def __getitem__(self, i):
+        time.sleep(0.5)
+        return torch.zeros(3, 2, 16, 16), torch.zeros(3, 2, 16, 16), torch.tensor(self.labels[i])
+
+run_protocol(Slow(), LOSO(), lambda: create_model("hsta-tiny", **TINY_16PX_2FRAMES_1STAGE),
+             recipe("fast", epochs=50, batch_size=4, warmup_epochs=0, progress=False), sys.argv[1],
+             progress=False, jobs=2)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_no_orphan_workers_when_the_parent_is_stopped(tmp_path, sig):
+    """A LOSO with --jobs stopped by `kill` (SIGTERM) or `kill -9` takes its workers with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    psutil = pytest.importorskip("psutil")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, str(tmp_path / "run")], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)}, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.time() + 120
+    workers: list = []
+    while time.time() < deadline and proc.poll() is None:
+        workers = [c for c in parent.children(recursive=True) if "resource_tracker" not in " ".join(c.cmdline())]
+        if len(workers) >= 2 and (tmp_path / "run" / "config.json").exists():
+            break
+        time.sleep(0.5)
+    assert len(workers) >= 2, f"no workers started: {proc.poll()} {proc.stderr.read() if proc.poll() else ''}"
+    time.sleep(2)
+    proc.send_signal(getattr(signal, sig))
+    rc = proc.wait(timeout=60)
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"{len(alive)} worker(s) still running after {sig} of the parent"
+    if sig == "SIGTERM":
+        assert rc == 143 and "terminated (SIGTERM)" in proc.stderr.read()

@@ -58,7 +58,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
 def _add_protocol(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder (default: runs/<data>-<protocol>-<preset>[-ablation])")
     p.add_argument("--shard", default=None, metavar="I/N",
-                   help="run only folds i, i+n, ... (your own job array, several GPUs); 'auto' reads "
+                   help="run only the i-th of n slices of the folds, balanced by fold size (fold i alone "
+                        "when n >= the number of folds): your own job array, several GPUs; 'auto' reads "
                         "SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run the folds in N processes on this machine (each with its share of the cores)")

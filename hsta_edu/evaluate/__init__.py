@@ -40,9 +40,11 @@ from .protocols import (
     SubjectKFold,
     SubjectLeakageWarning,
     dataset_of,
+    fold_cost,
     make_protocol,
     parse_shard,
     protocol_folds,
+    shard_folds,
     train_only_mask,
 )
 from .runs import RunResult, merge_run, run_protocol
@@ -55,5 +57,5 @@ __all__ = [
     "compute_metrics", "metrics_table", "Fold", "Protocol", "LOSO", "LODO", "KFoldProtocol",
     "SubjectKFold", "SampleKFold", "PROTOCOLS", "SubjectLeakageWarning", "MissingClassWarning",
     "make_protocol", "run_protocol", "merge_run", "RunResult", "parse_shard", "protocol_folds",
-    "train_only_mask", "dataset_of",
+    "train_only_mask", "dataset_of", "fold_cost", "shard_folds",
 ]

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -28,7 +30,7 @@ from typing import Any, TextIO
 
 from ..errors import DataError, HSTAError
 from ..progress import is_terminal
-from .protocols import Fold
+from .protocols import Fold, fold_cost
 
 __all__ = ["FoldDisplay", "fold_order", "run_fold_jobs", "available_cpus"]
 
@@ -42,9 +44,9 @@ def available_cpus() -> int:
 
 
 def fold_order(folds: Sequence[Fold]) -> list[Fold]:
-    """The folds largest first (training + test clips; ties by fold index): the longest jobs start
-    first, so parallel workers finish at nearly the same time."""
-    return sorted(folds, key=lambda f: (-(len(f.train) + len(f.test)), f.index))
+    """The folds largest first (`fold_cost`: training clips, then test clips; ties by fold index):
+    the longest jobs start first, so parallel workers finish at nearly the same time."""
+    return sorted(folds, key=lambda f: (tuple(-c for c in fold_cost(f)), f.index))
 
 
 class FoldDisplay:
@@ -90,15 +92,27 @@ class FoldDisplay:
 _WORK: dict[str, Any] = {}
 
 
-def _init_worker(payload: bytes, threads: int, devices: Any) -> None:
+def _init_worker(payload: bytes, threads: int, devices: Any, parent: int) -> None:
     import cloudpickle
     import torch
 
     torch.set_num_threads(threads)
+    _watch_parent(parent)   # the parent's id as it sent it: it may be gone before this worker got here
     _WORK.clear()
     _WORK.update(cloudpickle.loads(payload))
     if devices is not None:
         _WORK["device"] = devices.get()
+
+
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    """End this worker when its parent process is gone (killed with SIGKILL, say), instead of
+    training on as an orphan: a daemon thread polls the parent id."""
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, name="hsta-parent-watch", daemon=True).start()
 
 
 def _work_fold(fold: Fold) -> tuple[int, float]:
@@ -146,8 +160,8 @@ def run_fold_jobs(folds: Sequence[Fold], run_fold: Callable[[Fold, Any], None], 
     where = ", ".join(devices) if devices else (f"{threads} CPU thread(s) each; a sequential run with "
                                                f"{threads} thread(s) gives the same folds")
     display.note(f"{jobs} worker processes ({where}); {len(todo)} fold(s) to run, largest first")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(payload, threads, queue)) as pool:
+    with _terminate_on_sigterm(), ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(payload, threads, queue, os.getpid())) as pool:
         pending = {pool.submit(_work_fold, f): f for f in todo}   # submitted largest first: started in order
         for f in todo[:jobs]:
             display.started(f)
@@ -165,6 +179,26 @@ def run_fold_jobs(folds: Sequence[Fold], run_fold: Callable[[Fold, Any], None], 
             for proc in workers:
                 proc.terminate()
             raise
+
+
+class _terminate_on_sigterm:
+    """While the workers run, SIGTERM (``kill``, a scheduler's stop) raises SystemExit(143) in the
+    parent, so the workers are stopped with it rather than left training as orphans."""
+
+    def __enter__(self) -> None:
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, self._stop)
+
+    @staticmethod
+    def _stop(signum: int, frame: Any) -> None:
+        print("terminated (SIGTERM): stopping the fold workers; finished folds are saved, rerun the same "
+              "command to resume", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
 
 
 def _result(fut: Any, fold: Fold, pending: dict) -> tuple[int, float]:

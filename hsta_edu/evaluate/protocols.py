@@ -29,7 +29,7 @@ from ..errors import ConfigError, DataError, check_fields
 __all__ = [
     "SubjectLeakageWarning", "MissingClassWarning", "Fold", "Protocol", "LOSO", "LODO", "KFoldProtocol",
     "SubjectKFold", "SampleKFold", "PROTOCOLS", "make_protocol", "parse_shard", "dataset_of",
-    "train_only_mask", "protocol_folds",
+    "train_only_mask", "protocol_folds", "fold_cost", "shard_folds",
 ]
 
 
@@ -213,6 +213,32 @@ def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= i < n):
         raise ConfigError(f"shard {i}/{n}: need 0 <= i < n")
     return i, n
+
+
+def fold_cost(fold: Fold) -> tuple[int, int]:
+    """How long a fold takes, for scheduling: its training clips (every epoch passes over them),
+    then its test clips (one forward pass each)."""
+    return len(fold.train), len(fold.test)
+
+
+def shard_folds(folds: Sequence[Fold], shard: tuple[int, int] | None) -> list[Fold]:
+    """The folds of ``shard=(i, n)``: with at least as many shards as folds, shard ``i`` holds fold
+    ``i`` (one job per fold); with fewer, the folds are dealt largest first (`fold_cost`) to the
+    shard with the least work so far, so shards of unequal subjects still finish together. Every
+    shard computes the same split on its own, from the folds alone."""
+    if shard is None:
+        return list(folds)
+    i, n = shard
+    if n >= len(folds):
+        return [f for f in folds if f.index == i]
+    load = [0] * n
+    mine: list[Fold] = []
+    for f in sorted(folds, key=lambda f: (tuple(-c for c in fold_cost(f)), f.index)):
+        k = min(range(n), key=lambda s: (load[s], s))
+        load[k] += fold_cost(f)[0] + 1
+        if k == i:
+            mine.append(f)
+    return sorted(mine, key=lambda f: f.index)
 
 
 def train_only_mask(dataset: Dataset, train_only: Sequence[bool] | bool | None = None) -> np.ndarray:

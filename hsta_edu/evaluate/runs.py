@@ -31,7 +31,15 @@ from ..io import atomic_write_json, atomic_write_text
 from ..train import RUNTIME_FIELDS, TrainConfig, dataset_labels, predict, set_seed, train
 from .metrics import compute_metrics, metrics_table
 from .parallel import FoldDisplay, fold_order, run_fold_jobs
-from .protocols import Fold, MissingClassWarning, Protocol, parse_shard, protocol_folds, train_only_mask
+from .protocols import (
+    Fold,
+    MissingClassWarning,
+    Protocol,
+    parse_shard,
+    protocol_folds,
+    shard_folds,
+    train_only_mask,
+)
 
 __all__ = ["RunResult", "run_protocol", "merge_run"]
 
@@ -120,7 +128,8 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     so every fold is reproducible on its own, in any order and on any shard.
     ``val_subjects`` > 0 holds out that fraction (or number, if >= 1) of the *training*
     subjects as a validation set and sets ``select="best_val"``; 0 keeps a fixed epoch budget.
-    ``shard=(i, n)`` runs folds ``i, i+n, i+2n, ...`` only. Finished folds (their JSON file
+    ``shard=(i, n)`` runs the i-th of n balanced slices (`shard_folds`; fold i alone when n is at
+    least the number of folds). Finished folds (their JSON file
     exists) are skipped; an interrupted fold resumes from its last epoch checkpoint.
     ``info`` (model preset and options, data, preprocessing) is stored in ``config.json``; a
     run folder holding another configuration is refused rather than mixed.
@@ -150,7 +159,7 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
                          val_subjects, info)
     _claim_run_dir(run_dir, config)
 
-    mine = [f for f in folds if shard is None or f.index % shard[1] == shard[0]]
+    mine = shard_folds(folds, shard)
     todo = [f for f in mine if not _fold_file(run_dir, f.index).exists()]
     if int(jobs) < 1:
         raise ConfigError(f"jobs={jobs}: must be >= 1")
