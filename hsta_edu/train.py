@@ -27,7 +27,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +39,18 @@ from sklearn.metrics import f1_score, recall_score
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
+from .data.clip import require_classes
 from .device import describe_device, pick_device
 from .distributed import DistContext, RankBatches, barrier, gather_epoch
 from .distributed import context as dist_context
 from .distributed import wrap as wrap_ddp
 from .errors import CheckpointError, ConfigError, DataError, HSTAError, Interrupted
+from .fingerprint import refuse_if_different, training_identity
 from .io import atomic_torch_save, safe_torch_load
 from .model.checkpoints import LoadReport, load_model, load_video_pretrained, save_model
 from .progress import legacy_seed_draw as _legacy_seed_draw
 from .progress import progress_bar
-from .train_config import AMP_MODES, RECIPES, RUNTIME_FIELDS, TrainConfig, recipe
+from .train_config import AMP_MODES, RECIPES, RUNTIME_FIELDS, TrainConfig, WarmupCosine, recipe
 
 __all__ = [
     "TrainConfig", "RECIPES", "RUNTIME_FIELDS", "recipe", "TrainResult", "train", "predict", "WarmupCosine",
@@ -68,50 +70,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-class WarmupCosine:
-    """Per-step learning rate: linear warm-up from ``warmup_lr`` to ``lr``, then cosine to
-    ``min_lr`` (or constant). Its whole state is the step counter, so it checkpoints as an int.
-    Each optimiser group's rate is the schedule times the group's ``lr_scale``."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> None:
-        self.optimizer = optimizer
-        self.cfg = cfg
-        self.warmup_steps = int(round(cfg.warmup_epochs * steps_per_epoch))
-        self.total_steps = max(1, cfg.epochs * steps_per_epoch)
-        self.step_count = 0
-        self._apply()
-
-    def lr_at(self, step: int) -> float:
-        c = self.cfg
-        if step < self.warmup_steps:
-            return c.warmup_lr + (c.lr - c.warmup_lr) * step / self.warmup_steps
-        if c.schedule == "constant":
-            return c.lr
-        span = max(1, self.total_steps - self.warmup_steps)
-        progress = min(1.0, (step - self.warmup_steps) / span)
-        return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + math.cos(math.pi * progress))
-
-    def _apply(self) -> None:
-        lr = self.lr_at(self.step_count)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)
-
-    def step(self) -> None:
-        self.step_count += 1
-        self._apply()
-
-    @property
-    def lr(self) -> float:
-        return self.lr_at(self.step_count)
-
-    def state_dict(self) -> dict[str, int]:
-        return {"step_count": self.step_count}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.step_count = int(state["step_count"])
-        self._apply()
 
 
 _NO_DECAY_NAME = re.compile(r"(^|\.)(cls_token|pos_embed|pos|norm\w*)(\.|$)")
@@ -260,11 +218,13 @@ class _Run:
     best: dict[str, Any]                  # {"score": val UF1, "epoch", "state": weights} for select="best_val"
     start_epoch: int = 0                  # epochs done when this call began (resume)
     dist: DistContext = DistContext()     # this process's rank under torchrun (hsta_edu.distributed)
+    identity: dict[str, Any] = field(default_factory=dict)   # what decides the result (hsta_edu.fingerprint)
 
 
 def _check_inputs(model: nn.Module, dataset: Dataset, cfg: TrainConfig, val_dataset: Dataset | None) -> None:
     if len(dataset) == 0:
         raise DataError("cannot train on an empty dataset")
+    require_classes(dataset, labels_of=dataset_labels, what="training data")
     if cfg.select == "best_val" and val_dataset is None:
         raise ConfigError("TrainConfig.select='best_val' needs a val_dataset drawn from training subjects")
     if cfg.drop_path is not None:
@@ -316,17 +276,19 @@ def _resume(run: _Run, cfg: TrainConfig, ckpt_path: Path) -> None:
     """Continue from the checkpoint `_write_checkpoint` left: weights, optimiser, schedule, scaler,
     every RNG, the history and the best epoch so far."""
     state = safe_torch_load(ckpt_path, map_location="cpu")
+    if "identity" in state:   # another model, recipe or set of clips: refused, naming what differs
+        refuse_if_different(state["identity"], run.identity, f"{ckpt_path} holds another training run",
+                            "delete it (CLI: --overwrite) or train with resume=False to start afresh", CheckpointError)
+    old = state.get("train_config", {})   # a checkpoint from before identities: compare the recipe only
+    changed = {k: (old.get(k), v) for k, v in run.identity["train_config"].items() if old.get(k) != v}
+    if changed:
+        warnings.warn(f"resuming {ckpt_path} with a changed TrainConfig: {changed}", stacklevel=3)
     try:
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
     except (RuntimeError, KeyError, ValueError) as exc:
         raise CheckpointError(f"{ckpt_path} does not match this model/optimiser "
                               f"(another configuration?): {exc}") from exc
-    old = state.get("train_config", {})
-    changed = {k: (old.get(k), v) for k, v in cfg.to_dict().items()
-               if k not in RUNTIME_FIELDS and old.get(k) != v}
-    if changed:
-        warnings.warn(f"resuming {ckpt_path} with a changed TrainConfig: {changed}", stacklevel=3)
     run.schedule.load_state_dict(state["schedule"])
     if state.get("scaler"):
         run.scaler.load_state_dict(state["scaler"])
@@ -407,7 +369,7 @@ def _write_checkpoint(run: _Run, cfg: TrainConfig, epoch: int, ckpt_path: Path) 
         "schedule": run.schedule.state_dict(),
         "scaler": run.scaler.state_dict() if run.scaler.is_enabled() else {},
         "rng": _rng_state(run.generator), "history": run.history, "train_config": cfg.to_dict(),
-        "best": run.best,
+        "best": run.best, "identity": run.identity,
     }, ckpt_path)
 
 
@@ -449,6 +411,8 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
     cfg = cfg or TrainConfig()
     _check_inputs(model, dataset, cfg, val_dataset)
     run = _set_up(model, dataset, cfg)
+    run.identity = training_identity(model, dataset, dataset_labels(dataset),
+                                     {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS})
     ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
     if ckpt_path is not None and resume and ckpt_path.exists():
         _resume(run, cfg, ckpt_path)

@@ -1,4 +1,5 @@
-"""The training recipe: `TrainConfig` (one run's settings, the paper's by default) and named `RECIPES`.
+"""The training recipe: `TrainConfig` (one run's settings, the paper's by default), named `RECIPES`,
+and the learning-rate schedule every run follows, `WarmupCosine`.
 
 `hsta_edu.train` trains with it and re-exports every name here (``from hsta_edu.train import
 recipe, train`` is the usual import).
@@ -6,12 +7,16 @@ recipe, train`` is the usual import).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, check_fields
 
-__all__ = ["TrainConfig", "RECIPES", "RUNTIME_FIELDS", "recipe", "AMP_MODES"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["TrainConfig", "RECIPES", "RUNTIME_FIELDS", "recipe", "AMP_MODES", "WarmupCosine"]
 
 #: Values of `TrainConfig.amp` (and of ``predict(amp=...)``).
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -119,3 +124,47 @@ def recipe(name: str = "paper", **overrides: Any) -> TrainConfig:
         raise ConfigError(f"unknown training recipe {name!r}; choose one of {sorted(RECIPES)}")
     check_fields(TrainConfig, overrides, "TrainConfig option(s)")
     return replace(RECIPES[name], **overrides)
+
+
+class WarmupCosine:
+    """Per-step learning rate: linear warm-up from ``warmup_lr`` to ``lr``, then cosine to
+    ``min_lr`` (or constant). Its whole state is the step counter, so it checkpoints as an int.
+    Each optimiser group's rate is the schedule times the group's ``lr_scale``."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> None:
+        self.optimizer = optimizer
+        self.cfg = cfg
+        self.warmup_steps = int(round(cfg.warmup_epochs * steps_per_epoch))
+        self.total_steps = max(1, cfg.epochs * steps_per_epoch)
+        self.step_count = 0
+        self._apply()
+
+    def lr_at(self, step: int) -> float:
+        c = self.cfg
+        if step < self.warmup_steps:
+            return c.warmup_lr + (c.lr - c.warmup_lr) * step / self.warmup_steps
+        if c.schedule == "constant":
+            return c.lr
+        span = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+    def _apply(self) -> None:
+        lr = self.lr_at(self.step_count)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group.get("lr_scale", 1.0)
+
+    def step(self) -> None:
+        self.step_count += 1
+        self._apply()
+
+    @property
+    def lr(self) -> float:
+        return self.lr_at(self.step_count)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"step_count": self.step_count}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.step_count = int(state["step_count"])
+        self._apply()

@@ -260,11 +260,15 @@ def test_sharded_loso_merged_equals_unsharded_and_reruns_skip(tmp_path):
     pd.testing.assert_frame_equal(merged.predictions, full.predictions)
     assert merged.metrics["uf1"] == full.metrics["uf1"]
 
-    def must_not_train():
-        raise AssertionError("a finished fold was trained again")
+    built = []
 
-    again = run_protocol(ds, LOSO(), must_not_train, fast_cfg(), tmp_path / "full")
+    def counting():
+        built.append(1)
+        return tiny_model()
+
+    again = run_protocol(ds, LOSO(), counting, fast_cfg(), tmp_path / "full")
     pd.testing.assert_frame_equal(again.predictions, full.predictions)
+    assert len(built) == 1      # the run's identity probe only: no finished fold was trained again
     with pytest.raises(ConfigError, match="different run"):
         run_protocol(ds, LOSO(), tiny_model, fast_cfg(epochs=2), tmp_path / "full")
 
@@ -404,3 +408,57 @@ def test_shards_are_balanced_by_fold_size_and_cover_every_fold_once():
     assert [f.index for f in shard_folds(folds, (5, 12))] == [5]          # one job per fold: shard k is fold k
     assert [f.index for f in shard_folds(folds, (3, 20))] == [3] and shard_folds(folds, (15, 20)) == []
     assert shard_folds(folds, None) == folds
+
+
+def test_a_run_folder_refuses_another_run_naming_what_differs(tmp_path):
+    """A reused run folder never answers for another run: model, preprocessing, recipe or clips."""
+    ds = ToyClips(n=12, subjects=2)
+    run = tmp_path / "run"
+    first = run_protocol(ds, LOSO(), tiny_model, fast_cfg(), run, info={"prep": {"special": "apex_diff"}})
+    assert first.complete
+    other_model = lambda: create_model("hsta-tiny", **{**TINY, "use_csta": False})  # noqa: E731
+    with pytest.raises(ConfigError, match=r"different run \(model\.use_csta: true there, false now\).*--overwrite"):
+        run_protocol(ds, LOSO(), other_model, fast_cfg(), run, info={"prep": {"special": "apex_diff"}})
+    with pytest.raises(ConfigError, match=r"prep\.special: 'apex_diff' there, 'flow' now"):
+        run_protocol(ds, LOSO(), tiny_model, fast_cfg(), run, info={"prep": {"special": "flow"}})
+    relabelled = ToyClips(n=12, subjects=2)
+    relabelled.labels = relabelled.labels[::-1].copy()
+    with pytest.raises(ConfigError, match=r"data\.digest"):
+        run_protocol(relabelled, LOSO(), tiny_model, fast_cfg(), run, info={"prep": {"special": "apex_diff"}})
+    # overwrite: the old results go, the new run's replace them
+    fresh = run_protocol(ds, LOSO(), other_model, fast_cfg(), run, info={"prep": {"special": "apex_diff"}},
+                         overwrite=True)
+    assert fresh.complete and json.loads((run / "config.json").read_text())["identity"]["model"]["use_csta"] is False
+    # a fold record of another run is not merged into this one
+    stray = json.loads((tmp_path / "run" / "folds" / "fold_000.json").read_text())
+    stray["run_id"] = "0" * 16
+    (run / "folds" / "fold_000.json").write_text(json.dumps(stray))
+    with pytest.raises(DataError, match=r"fold_000.json comes from another run"):
+        merge_run(run)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", r"config.json is not valid JSON"),
+    ("[1, 2]", r"config.json is not a run configuration"),
+])
+def test_a_corrupt_run_config_is_named(tmp_path, text, message):
+    ds = ToyClips(n=12, subjects=2)
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(DataError, match=message):
+        merge_run(tmp_path)
+    with pytest.raises(DataError, match=message):
+        run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: {}, r"fold_001.json is not a fold record of hsta_edu"),
+    (lambda r: {**r, "y_pred": [7] * len(r["y_pred"])}, r"class index 7 outside the run's 3 classes"),
+    (lambda r: "[]", r"not a fold record"),
+])
+def test_a_bad_fold_record_is_named(tmp_path, edit, message):
+    ds = ToyClips(n=12, subjects=2)
+    assert run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path).complete
+    path = tmp_path / "folds" / "fold_001.json"
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    with pytest.raises(DataError, match=message):
+        merge_run(tmp_path)

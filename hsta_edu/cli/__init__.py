@@ -24,7 +24,7 @@ from functools import partial
 from ..errors import HSTAError, Interrupted
 from .commands import _cmd_explain, _cmd_prepare, _cmd_report, _cmd_synth, _cmd_train
 from .demo import _cmd_demo
-from .options import ABLATIONS, _args_ablations, ablation_overrides
+from .options import ABLATIONS, _args_ablations, ablation_overrides, check_arguments
 from .parser import build_parser
 from .protocol import _cmd_protocol
 
@@ -51,12 +51,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "video_only"):  # check flag combinations before any data is read
             _args_ablations(args)
+        check_arguments(args)
         if getattr(args, "threads", None):
             import torch
             torch.set_num_threads(args.threads)
         return COMMANDS[args.command](args)
     except HSTAError as exc:
         print(f"hsta-edu {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a file or folder of the user's that no check above foresaw: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"hsta-edu {args.command}: error: {where}{exc.strerror or exc}; check that the path exists and that "
+              "you may read (or write) it", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:   # one line, not a traceback: the checkpoints make a rerun resume
         where = f"{exc}" if isinstance(exc, Interrupted) else "interrupted"

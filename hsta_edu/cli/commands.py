@@ -32,8 +32,50 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+#: what ``train --out`` writes (``--overwrite`` deletes these, nothing else)
+TRAIN_FILES = ("model.pt", "checkpoint", "history.csv", "history.png", "train_summary.json", "dropped.csv")
+
+
+def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, test_ds: Any,
+                    train_idx: Any, val_idx: Any) -> dict[str, Any]:
+    """What decides a ``train`` run's model: the model, preprocessing, recipe, training and
+    validation clips, and the video initialisation."""
+    from ..fingerprint import clip_ids, digest, model_identity
+    from ..train import RUNTIME_FIELDS, dataset_labels
+
+    ids, labels = clip_ids(test_ds), dataset_labels(test_ds).tolist()
+    return {"model": model_identity(model), "prep": prep.to_dict(),
+            "train_config": {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS},
+            "data": {"n_train": len(train_idx), "n_val": len(val_idx),
+                     "digest": digest([[[ids[i], labels[i]] for i in part] for part in (train_idx, val_idx)])},
+            "pretrained_video": str(args.pretrained_video) if args.pretrained_video else None}
+
+
+def _claim_train_out(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
+    """Refuse an output folder whose ``model.pt`` another run made (naming what differs); with
+    ``--overwrite`` delete that run's files first."""
+    import shutil
+
+    from ..fingerprint import refuse_if_different
+    from ..train import load_model
+
+    if overwrite:
+        for name in TRAIN_FILES:
+            path = out / name
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        return
+    if (out / "model.pt").exists():
+        _, meta = load_model(out / "model.pt")
+        stored = (meta.get("extra") or {}).get("fingerprint")
+        if stored is None:
+            raise ConfigError(f"{out} holds a model.pt from an older hsta_edu run, which records no fingerprint; "
+                              "pass --overwrite to replace it, or choose another --out")
+        refuse_if_different(stored, identity, f"{out} holds the model of another training run",
+                            "pass --overwrite to replace it, or choose another --out", ConfigError)
+
+
 def _write_train_outputs(args: argparse.Namespace, out: Path, result: Any, index: Any, prep: Any,
-                         recipe_name: str, cfg: Any) -> None:
+                         recipe_name: str, cfg: Any, identity: dict[str, Any]) -> None:
     """model.pt, history.csv and history.png of a finished ``train``."""
     from ..io import atomic_write_text
     from ..train import save_model
@@ -41,7 +83,8 @@ def _write_train_outputs(args: argparse.Namespace, out: Path, result: Any, index
 
     save_model(out / "model.pt", result.model, preset=args.preset, classes=index.classes,
                extra={"recipe": recipe_name, "train_config": cfg.to_dict(), "data": str(args.data),
-                      "best_epoch": result.best_epoch, "prep": prep.to_dict()})
+                      "best_epoch": result.best_epoch, "prep": prep.to_dict(), "fingerprint": identity,
+                      "epochs": len(result.history)})
     atomic_write_text(out / "history.csv", result.history.to_csv(index=False))
     save_figure(plot_history(result.history, title=f"{args.preset} on {_data_name(args.data)}"),
                 out / "history.png")
@@ -71,13 +114,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from dataclasses import replace
         train_idx, val_idx = _val_split(all_idx, list(test_ds.groups), args.val_subjects, cfg.seed)
         cfg = replace(cfg, select="best_val")
+    identity = _train_identity(args, model, prep, cfg, test_ds, train_idx, val_idx)
+    _claim_train_out(out, identity, args.overwrite)
+    if index.dropped:
+        from .protocol import _write_dropped
+        _write_dropped(index, out)
     result = train(model, Subset(train_ds, train_idx.tolist()), cfg, checkpoint_dir=out / "checkpoint",
                    val_dataset=Subset(test_ds, val_idx.tolist()) if len(val_idx) else None,
                    resume=not args.no_resume)
     from ..distributed import context
     if not context(result.device.split()[0]).is_main:
         return 0   # under torchrun: rank 0 writes the model and the summary
-    _write_train_outputs(args, out, result, index, prep, recipe_name, cfg)
+    _write_train_outputs(args, out, result, index, prep, recipe_name, cfg, identity)
     summary = {"model": str(out / "model.pt"), "epochs": len(result.history),
                "final_loss": float(result.history["loss"].iloc[-1]),
                "final_train_acc": float(result.history["acc"].iloc[-1]),
@@ -128,6 +176,24 @@ def _use_stored_prep(args: argparse.Namespace, model: Any, meta: dict[str, Any],
                   file=sys.stderr)
 
 
+def _stored_classes(path: Any, meta: dict[str, Any], model: Any, data_classes: list[str]) -> list[str]:
+    """The class names a saved model predicts, checked: one per output, at least two, and covering
+    every class of the data it is asked about (ConfigError naming both lists otherwise)."""
+    classes = [str(c) for c in meta.get("classes") or []]
+    n_out = int(getattr(model.config, "num_classes", len(classes)))
+    if not classes:
+        raise ConfigError(f"{path} stores no class names; it cannot say what it predicts")
+    if len(classes) != n_out:
+        raise ConfigError(f"{path} stores {len(classes)} class names ({classes}) for {n_out} outputs")
+    if len(classes) < 2:
+        raise ConfigError(f"{path} predicts a single class ({classes[0]!r}): there is nothing to explain")
+    unknown = [c for c in data_classes if c not in classes]
+    if unknown:
+        raise ConfigError(f"{path} was trained on classes {classes}; the data's labels {data_classes} include "
+                          f"{unknown}, which it never saw: use data under the model's label scheme (--scheme)")
+    return classes
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     try:
         from ..explain import explain_maps, overlay
@@ -143,19 +209,18 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     model.eval()
     _, prep, ds, _ = _datasets(args, model.config, progress=False)
     _use_stored_prep(args, model, meta, prep)
+    classes = _stored_classes(args.model, meta, model, list(ds.classes))
     uids = [c.uid for c in ds.index.clips]
     i = _clip_position(args.clip, uids)
     video, special, label = ds[i]
     with torch.no_grad():
         logits = model(video[None], special[None])
-    pred = int(logits.argmax(-1))
+    pred, true = classes[int(logits.argmax(-1))], ds.classes[int(label)]
     maps = explain_maps(model, video[None], special[None], args.method)
     if args.modality not in maps:
         raise ConfigError(f"this model has no {args.modality} branch (it has {sorted(maps)})")
     frames = video if args.modality == "video" else special
-    fig = overlay(frames, maps[args.modality][0],
-                  title=f"{uids[i]}: true {ds.classes[int(label)]}, predicted {ds.classes[pred]} ({args.method})")
+    fig = overlay(frames, maps[args.modality][0], title=f"{uids[i]}: true {true}, predicted {pred} ({args.method})")
     save_figure(fig, args.out)
-    print(f"{uids[i]}: true {ds.classes[int(label)]}, predicted {ds.classes[pred]}; {args.method} map of "
-          f"{args.modality} saved to {args.out}")
+    print(f"{uids[i]}: true {true}, predicted {pred}; {args.method} map of {args.modality} saved to {args.out}")
     return 0

@@ -30,7 +30,7 @@ _Base: Any = submitit.helpers.Checkpointable if submitit is not None else object
 # options of the launching command that a fold task must not repeat
 _WITH_VALUE = ("--launcher", "--partition", "--gpus", "--time", "--cpus-per-task", "--mem-gb",
                "--array-parallelism", "--jobs", "--shard", "--out", "--slurm-folder")
-_FLAGS = ("--json", "--wait", "--no-progress")
+_FLAGS = ("--json", "--wait", "--no-progress", "--overwrite")   # a task must never clear the run folder
 
 
 class FoldTask(_Base):

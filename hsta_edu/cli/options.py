@@ -66,10 +66,35 @@ def _model_overrides(args: argparse.Namespace, num_classes: int) -> dict[str, An
     return overrides
 
 
-def _probe_config(args: argparse.Namespace) -> Any:
-    """The preset's HSTAConfig with the input-shaping flag (``--flow``): what preprocessing follows."""
+def _probe_config(args: argparse.Namespace, num_classes: int = 2) -> Any:
+    """The final HSTAConfig of this command: the preset with every ablation flag, ``--set`` and
+    ``--drop-path`` applied. Preprocessing follows it (`_prep_config`), so no option can reach the
+    model and not the data, or the reverse; a bad option fails here, before any data is read."""
     from ..model.hsta import preset_config
-    return preset_config(args.preset, **ablation_overrides(flow=args.flow))
+    return preset_config(args.preset, **_model_overrides(args, num_classes))
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every argument that can be checked without data, checked before any data is read."""
+    from ..device import pick_device
+    from ..evaluate import parse_shard
+
+    for name in ("threads", "epochs", "batch_size", "jobs"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} {value}: must be >= 1")
+    if getattr(args, "workers", None) is not None and args.workers < 0:
+        raise ConfigError(f"--workers {args.workers}: must be >= 0")
+    if getattr(args, "device", None):
+        pick_device(args.device)
+    if getattr(args, "shard", None):
+        parse_shard(args.shard)
+    for flag in ("out", "cache") if args.command != "explain" else ("cache",):   # explain's --out is a PNG
+        path = getattr(args, flag, None)
+        if path and Path(path).exists() and not Path(path).is_dir():
+            raise ConfigError(f"--{flag} {path}: is a file, not a folder; give a folder (it is created if missing)")
+    if hasattr(args, "preset") and args.command != "explain":
+        _probe_config(args)
 
 
 def _train_config(args: argparse.Namespace):
@@ -87,7 +112,8 @@ def _train_config(args: argparse.Namespace):
 
 
 def _load_index(args: argparse.Namespace):
-    """The DatasetIndex of ``--data`` (with ``--scheme`` and ``--macro-extra``); DataError when empty."""
+    """The DatasetIndex of ``--data`` (with ``--scheme`` and ``--macro-extra``); DataError when empty or, but for
+    ``explain``, of a single class. Each dropped row's reason (the first 5) is printed on stderr."""
     from ..data.datasets import load_dataset
 
     scheme = args.scheme
@@ -106,9 +132,15 @@ def _load_index(args: argparse.Namespace):
     if len(index) == 0:
         raise DataError(f"{args.data}: no usable clips ({len(index.dropped)} rows dropped)\n"
                         f"{index.dropped_report()}")
+    if getattr(args, "command", None) != "explain":   # explaining clips of one class is fine, not training
+        from ..data.clip import require_classes
+        require_classes(index, what=str(args.data))
     if index.dropped:
-        print(f"note: {len(index.dropped)} annotation rows dropped (see DatasetIndex.dropped_report())",
-              file=sys.stderr)
+        print(f"note: {len(index.dropped)} annotation rows dropped:", file=sys.stderr)
+        for d in index.dropped[:5]:
+            print(f"  {d.source}:{d.row if d.row is not None else '-'} {d.clip or ''}: {d.reason}", file=sys.stderr)
+        if len(index.dropped) > 5:
+            print(f"  ... and {len(index.dropped) - 5} more", file=sys.stderr)
     return index
 
 

@@ -78,6 +78,8 @@ def _add_protocol(p: argparse.ArgumentParser) -> None:
                    help="pick the epoch on this fraction (or number) of held-out TRAINING subjects; "
                         "0 = fixed epoch budget (default)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep each fold's last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run folder's results first (a folder holding another run is refused otherwise)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
 
@@ -100,6 +102,8 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output folder (model.pt, history.csv, history.png)")
     p.add_argument("--val-subjects", type=float, default=0.0)
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the output folder's model and checkpoint first (another run's are refused otherwise)")
     p.add_argument("--pretrained-video", default=None, help="local VideoMAE-style checkpoint for the video branch")
     p.add_argument("--json", action="store_true")
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,22 +32,27 @@ def _check_jobs(args: argparse.Namespace) -> None:
 
 def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     from .. import create_model
-    from ..evaluate import run_protocol
+    from ..evaluate import prepare_run, run_protocol
+    from ..fingerprint import model_identity
 
     t0 = time.time()
     recipe_name, cfg = _train_config(args)
     _check_jobs(args)
     index, prep, test_ds, train_ds = _datasets(args, _probe_config(args), progress=cfg.progress)
     overrides = _model_overrides(args, len(index.classes))
-    create_model(args.preset, **overrides)  # fail early on a bad option
+    model = create_model(args.preset, **overrides)  # fail early on a bad option
     protocol = _make_protocol(args, protocol_name, cfg.seed)
     out = _default_out(args, protocol.name)
     info = {"data": str(args.data), "dataset": index.name, "preset": args.preset,
             "model_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()},
-            "recipe": recipe_name, "prep": prep.to_dict()}
+            "recipe": recipe_name, "prep": prep.to_dict(), "model": model_identity(model)}
     model_fn = lambda: create_model(args.preset, **overrides)   # noqa: E731 - travels to the workers
+    # claim (or check) the run folder before any training or submission; then its dropped rows
+    run = prepare_run(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, val_subjects=args.val_subjects,
+                      info=info, overwrite=args.overwrite)
+    _write_dropped(index, out)
     if args.launcher:
-        result = _launch(args, out, test_ds, train_ds, protocol, model_fn, cfg, info)
+        result = _launch(args, out, run)
         if result is None:
             return 0
     else:
@@ -63,23 +69,26 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     return 0
 
 
-def _launch(args: argparse.Namespace, out: Path, test_ds, train_ds, protocol, model_fn, cfg, info) -> Any:
-    """``--launcher``: write the run folder, submit one job per unfinished fold, and (local, or
+def _write_dropped(index: Any, out: Path) -> None:
+    """``dropped.csv`` in the output folder: every annotation row the loader left out, and why."""
+    path = index.to_dropped_csv(out / "dropped.csv")
+    if index.dropped:
+        print(f"note: all {len(index.dropped)} dropped rows and their reasons: {path}", file=sys.stderr)
+
+
+def _launch(args: argparse.Namespace, out: Path, run: Any) -> Any:
+    """``--launcher``: submit one job per unfinished fold of the claimed run folder, and (local, or
     slurm with ``--wait``) wait and merge. Returns the merged result, or None once submitted."""
-    from ..evaluate import merge_run, protocol_folds, run_protocol, train_only_mask
-    from ..evaluate.runs import _fold_file
+    from ..evaluate import merge_run
+    from ..evaluate.results import _fold_file
     from .launch import launch_folds, wait_for
 
     if args.shard:
         raise ConfigError("--launcher runs one task per fold itself: leave out --shard")
-    # claim (or check) the run folder before anything is submitted: a shard that holds no fold
-    run_protocol(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, shard=(10 ** 9 - 1, 10 ** 9),
-                 val_subjects=args.val_subjects, info=info, progress=False)
-    folds = protocol_folds(protocol, test_ds.labels, list(test_ds.groups), train_only_mask(test_ds))
-    todo = [f for f in folds if not _fold_file(out, f.index).exists()]
+    todo = [f for f in run.folds if not _fold_file(out, f.index).exists()]
     if not todo:
         return merge_run(out)
-    jobs = launch_folds(args, out, todo, len(folds))
+    jobs = launch_folds(args, out, todo, len(run.folds))
     ids = sorted({str(j.job_id).split("_")[0] for j in jobs})
     print(f"submitted {len(jobs)} fold job(s) with submitit ({args.launcher}; job {', '.join(ids)}); "
           f"logs in {Path(args.slurm_folder or out / 'slurm').resolve()}", flush=True)

@@ -3,13 +3,23 @@
 Loaders turn annotation files into `Clip`s (and a report of every row they dropped);
 preprocessing turns `Clip`s into tensors. Frame numbers are the corpus's own
 (often absolute, not starting at 1); `frames[i]` is the file of `frame_numbers[i]`.
+`require_classes` is the check every training and evaluation entry point makes: data of a
+single class cannot train or score a classifier.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..errors import DataError
+
+DROPPED_COLUMNS = ("source", "row", "clip", "reason")
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,20 @@ class DatasetIndex:
         return "\n".join(
             f"{d.source}:{d.row if d.row is not None else '-'} {d.clip or ''}: {d.reason}" for d in self.dropped)
 
+    def dropped_csv(self) -> str:
+        """Every dropped row as CSV text: header ``source,row,clip,reason``, then one line per drop
+        (row and clip empty where unknown; cells holding commas, quotes or newlines quoted)."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(DROPPED_COLUMNS)
+        writer.writerows((d.source, "" if d.row is None else d.row, d.clip or "", d.reason) for d in self.dropped)
+        return buf.getvalue()
+
+    def to_dropped_csv(self, path: str | Path) -> Path:
+        """`dropped_csv` written atomically to ``path`` (a header only when nothing was dropped)."""
+        from ..io import atomic_write_text  # hsta_edu.io imports torch: only when writing
+        return atomic_write_text(path, self.dropped_csv())
+
     def counts_by_dataset(self) -> dict[str, dict[str, int]]:
         """Class counts per source corpus (the composite's per-dataset breakdown)."""
         out: dict[str, dict[str, int]] = {}
@@ -129,3 +153,36 @@ class DatasetIndex:
                 lines.append(f"  {name}: {sum(c.values())} clips from {n_sub} subjects ("
                              + ", ".join(f"{k} {v}" for k, v in c.items()) + ")")
         return "\n".join(lines)
+
+
+def require_classes(data: Any, *, labels_of: Callable[[Any], Sequence[int]] | None = None,
+                    what: str = "training data") -> None:
+    """DataError naming the class and the count when every clip of ``data`` is of one class
+    (``what`` starts the message: the data's name or role).
+
+    ``data``: a `DatasetIndex`, or a dataset of ``(video, special, label)`` items whose integer
+    labels ``labels_of(data)`` gives (e.g. `hsta_edu.train.dataset_labels`), its class names from
+    its ``classes`` when it has them. A torch ``Subset`` (one fold's training clips) passes when
+    the dataset it is taken from holds two classes or more: a fold lacking a class is only a
+    `MissingClassWarning`. Empty data passes (it is reported as empty where it is used).
+    """
+    if isinstance(data, DatasetIndex):
+        classes, names = list(data.classes), [c.label for c in data.clips]
+    else:
+        if labels_of is None:
+            raise TypeError("require_classes needs labels_of for a dataset that is not a DatasetIndex")
+        classes = [str(c) for c in getattr(data, "classes", None) or []]
+        names = [classes[int(i)] if 0 <= int(i) < len(classes) else str(int(i)) for i in labels_of(data)]
+        base = data
+        while hasattr(base, "dataset") and hasattr(base, "indices"):   # torch Subset, nested or not
+            base = base.dataset
+        if base is not data and len(set(names)) < 2 and len({int(i) for i in labels_of(base)}) >= 2:
+            return
+    present = Counter(names)
+    if len(present) != 1:
+        return
+    (name, count), = present.items()
+    others = [c for c in classes if c != name]
+    raise DataError(f"{what}: all {count} clips are of class {name!r}"
+                    + (f" (no clip of {', '.join(map(repr, others))})" if others else "")
+                    + "; training and evaluation need clips of at least two classes")

@@ -3,9 +3,10 @@
 `run_protocol` trains one model per fold with a fixed epoch budget (or picks the epoch on a
 validation split of *training* subjects only: never on the test fold), saves each fold's
 predictions atomically, skips finished folds on a rerun, runs a slice with ``shard=(i, n)``,
-and `merge_run` pools the folds into ``metrics.json``, ``predictions.csv``, ``per_fold.csv``,
-``confusion.png`` and ``report.md``. A run folder's ``config.json`` holds a fingerprint of
-everything that decides its results; a rerun with another fingerprint is refused.
+and `merge_run` (`hsta_edu.evaluate.results`) pools the folds into ``metrics.json``,
+``predictions.csv``, ``per_fold.csv``, ``confusion.png`` and ``report.md``. A run folder's
+``config.json`` holds the identity of everything that decides its results (`prepare_run`): a
+rerun with another identity is refused, naming the fields that differ.
 """
 
 from __future__ import annotations
@@ -15,21 +16,21 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from ..errors import ConfigError, DataError, Interrupted
-from ..io import atomic_write_json, atomic_write_text
+from ..data.clip import require_classes
+from ..errors import ConfigError, DataError, Interrupted, WriteError
+from ..fingerprint import describe_differences, differences, digest, model_identity
+from ..io import atomic_write_json
 from ..train import RUNTIME_FIELDS, TrainConfig, dataset_labels, predict, set_seed, train
-from .metrics import compute_metrics, metrics_table
 from .parallel import FoldDisplay, fold_order, run_fold_jobs
 from .protocols import (
     Fold,
@@ -40,44 +41,9 @@ from .protocols import (
     shard_folds,
     train_only_mask,
 )
+from .results import RunResult, _fold_file, _read_json, merge_run
 
-__all__ = ["RunResult", "run_protocol", "merge_run"]
-
-
-@dataclass
-class RunResult:
-    """A run folder's state. ``complete`` once every fold has predictions; then ``metrics``
-    (pooled), ``predictions`` (one row per clip), ``per_fold`` and ``per_dataset`` are set."""
-
-    run_dir: Path
-    n_folds: int
-    folds_done: list[int]
-    complete: bool
-    metrics: dict[str, Any] | None = None
-    predictions: pd.DataFrame | None = None
-    per_fold: pd.DataFrame | None = None
-    per_dataset: pd.DataFrame | None = None
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, Any]:
-        """The headline numbers as a flat dict (what ``hsta-edu ... --json`` prints)."""
-        out: dict[str, Any] = {"run_dir": str(self.run_dir), "n_folds": self.n_folds,
-                               "folds_done": len(self.folds_done), "complete": self.complete}
-        if self.metrics is not None:
-            m = self.metrics
-            out.update(uf1=m["uf1"], uar=m["uar"], accuracy=m["accuracy"], n_samples=m["n_samples"],
-                       train_seconds=m.get("fold_seconds"))
-            if self.per_dataset is not None and len(self.per_dataset) > 1:
-                out["per_dataset"] = {r["dataset"]: {"uf1": r["uf1"], "uar": r["uar"], "n": int(r["n"])}
-                                      for _, r in self.per_dataset.iterrows()}
-        return out
-
-    def plot_confusion(self, normalize: bool = True, **kwargs: Any):
-        from ..viz import plot_confusion
-        if self.metrics is None:
-            raise DataError(f"run {self.run_dir} is not complete: {len(self.folds_done)}/{self.n_folds} folds")
-        return plot_confusion(self.metrics["confusion"], self.metrics["classes"], normalize=normalize, **kwargs)
+__all__ = ["RunResult", "run_protocol", "merge_run", "prepare_run", "PreparedRun"]
 
 
 def _uids(dataset: Dataset) -> list[str]:
@@ -109,16 +75,12 @@ def _classes(dataset: Dataset) -> list[str]:
     return [str(c) for c in classes]
 
 
-def _fold_file(run_dir: Path, index: int) -> Path:
-    return run_dir / "folds" / f"fold_{index:03d}.json"
-
-
 def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.Module], cfg: TrainConfig,
                  run_dir: str | Path, *, train_dataset: Dataset | None = None,
                  shard: tuple[int, int] | str | None = None, val_subjects: float = 0.0,
                  info: dict[str, Any] | None = None, keep_checkpoints: bool = False,
                  progress: bool | None = None, train_only: Sequence[bool] | bool | None = None,
-                 jobs: int = 1, threads: int | None = None) -> RunResult:
+                 jobs: int = 1, threads: int | None = None, overwrite: bool = False) -> RunResult:
     """Run ``protocol`` over ``dataset`` into ``run_dir``; each fold is an independent job.
 
     ``dataset`` is the deterministic view (``MERDataset(..., train=False)``): test clips and
@@ -131,8 +93,10 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     ``shard=(i, n)`` runs the i-th of n balanced slices (`shard_folds`; fold i alone when n is at
     least the number of folds). Finished folds (their JSON file
     exists) are skipped; an interrupted fold resumes from its last epoch checkpoint.
-    ``info`` (model preset and options, data, preprocessing) is stored in ``config.json``; a
-    run folder holding another configuration is refused rather than mixed.
+    ``info`` (model preset and options, data, preprocessing) is stored in ``config.json``, and
+    its ``model`` and ``prep`` entries join the run's fingerprint (see `prepare_run`): a run folder
+    holding another run is refused, naming what differs, rather than mixed; ``overwrite=True``
+    deletes its results first.
     ``train_only``: clips that only ever train (see `train_only_mask`; default: the clips
     marked ``clip.meta["train_only"]``, e.g. CAS(ME)^3 macro-expressions); the metrics are
     pooled over the other clips.
@@ -143,30 +107,21 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     one line per finished fold when the output goes to a file.
     Returns `merge_run`'s result when all folds are done, else a partial `RunResult`.
     """
-    run_dir = Path(run_dir)
     shard = parse_shard(shard)
-    progress = cfg.progress if progress is None else progress
-    train_dataset = dataset if train_dataset is None else train_dataset
-    labels = dataset_labels(dataset)
-    if len(train_dataset) != len(dataset) or not np.array_equal(dataset_labels(train_dataset), labels):
-        raise DataError("train_dataset must hold the same clips in the same order as dataset")
-    groups = _groups(dataset)
-    uids = _uids(dataset)
-    extra = train_only_mask(dataset, train_only)
-    folds = protocol_folds(protocol, labels, groups, extra)
-    fold_cfg = replace(cfg, select="best_val") if val_subjects else cfg
-    config = _run_config(protocol, fold_cfg, folds, _classes(dataset), uids, len(labels), extra,
-                         val_subjects, info)
-    _claim_run_dir(run_dir, config)
-
-    mine = shard_folds(folds, shard)
-    todo = [f for f in mine if not _fold_file(run_dir, f.index).exists()]
     if int(jobs) < 1:
         raise ConfigError(f"jobs={jobs}: must be >= 1")
+    progress = cfg.progress if progress is None else progress
+    run = prepare_run(dataset, protocol, model_fn, cfg, run_dir, train_dataset=train_dataset,
+                      val_subjects=val_subjects, info=info, train_only=train_only, overwrite=overwrite)
+    run_dir, folds, fold_cfg, extra = run.run_dir, run.folds, run.cfg, run.train_only
+    train_dataset = dataset if train_dataset is None else train_dataset
+    labels, groups, uids = dataset_labels(dataset), _groups(dataset), _uids(dataset)
+    mine = shard_folds(folds, shard)
+    todo = [f for f in mine if not _fold_file(run_dir, f.index).exists()]
     display = FoldDisplay(len(mine), len(mine) - len(todo), desc=f"{protocol.name} folds", enabled=progress)
     job = partial(_fold_job, dataset=dataset, train_dataset=train_dataset, model_fn=model_fn, run_dir=run_dir,
                   labels=labels, groups=groups, uids=uids, protocol=protocol, val_subjects=val_subjects,
-                  keep_checkpoints=keep_checkpoints, extra=extra)
+                  keep_checkpoints=keep_checkpoints, extra=extra, run_id=run.config["run_id"])
     try:
         if int(jobs) > 1 and len(todo) > 1:
             run_fold_jobs(todo, job, fold_cfg, int(jobs), display, threads=threads)
@@ -184,16 +139,67 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     return RunResult(run_dir=run_dir, n_folds=len(folds), folds_done=done, complete=False)
 
 
+@dataclass
+class PreparedRun:
+    """A claimed run folder: its folds, the recipe every fold trains with, the clips that only
+    train, and the ``config.json`` it holds (with the ``identity`` the folder was checked against)."""
+    run_dir: Path
+    folds: list[Fold]
+    cfg: TrainConfig
+    train_only: np.ndarray
+    config: dict[str, Any]
+
+
+#: what a run folder holds besides anything else a user put there (deleted by ``overwrite``)
+RUN_FILES = ("config.json", "folds", "checkpoints", "metrics.json", "predictions.csv", "per_fold.csv",
+             "confusion.png", "report.md", "dropped.csv", "slurm")
+
+
+def prepare_run(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.Module], cfg: TrainConfig,
+                run_dir: str | Path, *, train_dataset: Dataset | None = None, val_subjects: float = 0.0,
+                info: dict[str, Any] | None = None, train_only: Sequence[bool] | bool | None = None,
+                overwrite: bool = False) -> PreparedRun:
+    """Compute the folds and claim ``run_dir`` for this run, without training anything.
+
+    The folder's ``config.json`` records the run's *identity*: the protocol and its folds, the
+    recipe (its run-time-only fields aside), the validation share, the classes, the clips' ids and
+    labels (a digest), the model (``info["model"]``, else the configuration of one ``model_fn()``
+    built for the purpose) and the preprocessing (``info["prep"]``). A folder that holds another
+    identity is refused with a ConfigError naming the differing fields; ``overwrite=True`` deletes
+    the run's files there first (`RUN_FILES`; nothing else). `run_protocol` calls this; so does a
+    launcher that submits the folds elsewhere."""
+    run_dir = Path(run_dir)
+    train_dataset = dataset if train_dataset is None else train_dataset
+    labels = dataset_labels(dataset)
+    require_classes(dataset, labels_of=dataset_labels, what="evaluation data")
+    if len(train_dataset) != len(dataset) or not np.array_equal(dataset_labels(train_dataset), labels):
+        raise DataError("train_dataset must hold the same clips in the same order as dataset")
+    extra = train_only_mask(dataset, train_only)
+    folds = protocol_folds(protocol, labels, _groups(dataset), extra)
+    fold_cfg = replace(cfg, select="best_val") if val_subjects else cfg
+    info = dict(info or {})
+    if "model" not in info:
+        import torch
+        with torch.random.fork_rng(devices=[]):   # the probe draws nothing from the run's random stream
+            info["model"] = model_identity(model_fn())
+    config = _run_config(protocol, fold_cfg, folds, _classes(dataset), _uids(dataset), labels, extra,
+                         val_subjects, info)
+    if overwrite:
+        _clear_run_dir(run_dir)
+    _claim_run_dir(run_dir, config)
+    return PreparedRun(run_dir, folds, fold_cfg, extra, config)
+
+
 def _run_config(protocol: Protocol, fold_cfg: TrainConfig, folds: list[Fold], classes: list[str],
-                uids: list[str], n_clips: int, extra: np.ndarray, val_subjects: float,
-                info: dict[str, Any] | None) -> dict[str, Any]:
-    """A run's ``config.json``, with its ``fingerprint``: the config without ``info`` and without
-    the run-time-only training fields, as sorted JSON. The key order and the fingerprint text
-    are a stored format (old run folders resume only while they match byte for byte)."""
+                uids: list[str], labels: np.ndarray, extra: np.ndarray, val_subjects: float,
+                info: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``config.json``: what it is (``identity``, and ``run_id``, its digest, which every
+    fold record carries) plus ``info`` for people. ``fingerprint`` is the format-1 text (the config
+    without ``info`` and the run-time-only fields) that folders made before ``identity`` held."""
     config = {
         "format": "hsta_edu.run/1", "protocol": protocol.to_dict(), "train_config": fold_cfg.to_dict(),
-        "val_subjects": val_subjects, "n_folds": len(folds), "n_samples": int(n_clips - extra.sum()),
-        "classes": classes, "info": info or {},
+        "val_subjects": val_subjects, "n_folds": len(folds), "n_samples": int(len(labels) - extra.sum()),
+        "classes": classes, "info": info,
         "folds": [{"index": f.index, "name": f.name, "n_train": int(len(f.train)), "n_test": int(len(f.test))}
                   for f in folds],
     }
@@ -203,19 +209,52 @@ def _run_config(protocol: Protocol, fold_cfg: TrainConfig, folds: list[Fold], cl
     comparable = {k: v for k, v in config.items() if k != "info"}
     comparable["train_config"] = {k: v for k, v in fold_cfg.to_dict().items() if k not in RUNTIME_FIELDS}
     config["fingerprint"] = json.dumps(comparable, sort_keys=True)
+    pairs = [[u, int(y)] for u, y in zip(uids, labels.tolist(), strict=True)]
+    config["identity"] = {
+        "protocol": comparable["protocol"], "train_config": comparable["train_config"],
+        "val_subjects": val_subjects, "folds": comparable["folds"], "classes": classes,
+        "data": {"n_clips": len(pairs), "digest": digest(pairs), "n_train_only": int(extra.sum())},
+        "model": info.get("model"), "prep": info.get("prep"),
+    }
+    config["run_id"] = digest(config["identity"])
     return config
 
 
+def _clear_run_dir(run_dir: Path) -> None:
+    for name in RUN_FILES:
+        path = run_dir / name
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        except OSError as exc:
+            raise WriteError(f"cannot clear {path} for overwrite: {exc.strerror or exc}") from exc
+
+
 def _claim_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
-    """Write ``config.json`` into a new run folder; refuse one that holds another run."""
+    """Write ``config.json`` into a new run folder; refuse one that holds another run, naming the
+    differing fields. A folder from before identities (format-1 text fingerprint only) is compared
+    as it was then, with a warning that its model and data could not be checked."""
     cfg_file = run_dir / "config.json"
-    if cfg_file.exists():
-        old = json.loads(cfg_file.read_text())
-        if old.get("fingerprint") != config["fingerprint"]:
-            raise ConfigError(f"{run_dir} holds a different run (protocol, training recipe, folds or data "
-                              "differ); use a new run folder or delete this one")
-    else:
+    if not cfg_file.exists():
         atomic_write_json(cfg_file, config)
+        return
+    old = _read_json(cfg_file, "delete the run folder (or pass --overwrite) to start afresh")
+    if not isinstance(old, dict):
+        raise DataError(f"{cfg_file} is not a run configuration (a JSON object); start afresh with --overwrite")
+    if "identity" in old:
+        diffs = differences(old["identity"], config["identity"])
+    elif old.get("fingerprint") == config["fingerprint"]:
+        warnings.warn(f"{run_dir} was made by an older hsta_edu: its model, preprocessing and clip ids are not "
+                      "recorded, so only the protocol, recipe and folds were checked", stacklevel=4)
+        return
+    else:
+        diffs = [("protocol, recipe, folds or classes", "(older run folder)", "this run")]
+    if diffs:
+        raise ConfigError(f"{run_dir} holds a different run ({describe_differences(diffs, 'there', 'now')}); "
+                          "rerun with --overwrite (run_protocol(overwrite=True)) to delete its results and "
+                          "start afresh, or choose another run folder")
 
 
 def _val_split(train_idx: np.ndarray, groups: Sequence[str], val_subjects: float, seed: int,
@@ -231,15 +270,15 @@ def _val_split(train_idx: np.ndarray, groups: Sequence[str], val_subjects: float
 
 def _fold_job(fold: Fold, cfg: TrainConfig, *, dataset, train_dataset, model_fn, run_dir: Path, labels, groups,
               uids, protocol: Protocol, val_subjects: float, keep_checkpoints: bool, extra: np.ndarray,
-              progress: bool = False) -> None:
+              run_id: str | None = None, progress: bool = False) -> None:
     """One fold as a job (what a worker process runs): `_run_fold` with the run's fixed arguments."""
     _run_fold(dataset, train_dataset, fold, model_fn, cfg, run_dir, labels, groups, uids, protocol,
-              val_subjects, keep_checkpoints, progress, extra)
+              val_subjects, keep_checkpoints, progress, extra, run_id)
 
 
 def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, run_dir: Path, labels, groups,
               uids, protocol: Protocol, val_subjects: float, keep_checkpoints: bool, progress: bool,
-              extra: np.ndarray | None = None) -> None:
+              extra: np.ndarray | None = None, run_id: str | None = None) -> None:
     t0 = time.time()
     train_groups = sorted({groups[i] for i in fold.train})
     test_groups = sorted({groups[i] for i in fold.test})
@@ -274,7 +313,7 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
     pred = predict(result.model, Subset(dataset, fold.test.tolist()), batch_size=max(cfg.batch_size, 32),
                    device=cfg.device, amp=cfg.amp)
     record = {
-        "index": fold.index, "name": fold.name, "test_index": fold.test.tolist(),
+        "index": fold.index, "name": fold.name, "run_id": run_id, "test_index": fold.test.tolist(),
         "uid": [uids[i] for i in fold.test], "group": [groups[i] for i in fold.test],
         "y_true": [int(labels[i]) for i in fold.test], "y_pred": pred["pred"].tolist(),
         "prob": np.round(pred["prob"].astype(np.float64), 6).tolist(),
@@ -295,101 +334,4 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
         except OSError:
             pass
 
-
-def merge_run(run_dir: str | Path, write: bool = True) -> RunResult:
-    """Pool every fold of a run folder: metrics on all predictions at once (MEGC), plus per-fold
-    and per-dataset tables; writes ``metrics.json``, ``predictions.csv``, ``per_fold.csv``,
-    ``confusion.png`` and ``report.md``. A run with folds missing is reported, not scored."""
-    run_dir = Path(run_dir)
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.exists():
-        raise DataError(f"{run_dir} is not a run folder (no config.json)")
-    config = json.loads(cfg_file.read_text())
-    n_folds = int(config["n_folds"])
-    records = []
-    for f in config["folds"]:
-        path = _fold_file(run_dir, f["index"])
-        if path.exists():
-            try:
-                records.append(json.loads(path.read_text()))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path} is not valid JSON ({exc}); delete it to rerun that fold") from exc
-    done = sorted(r["index"] for r in records)
-    if len(records) < n_folds:
-        return RunResult(run_dir=run_dir, n_folds=n_folds, folds_done=done, complete=False)
-    classes = config["classes"]
-    rows = []
-    for r in records:
-        for j, uid in enumerate(r["uid"]):
-            row = {"fold": r["index"], "fold_name": r["name"], "index": r["test_index"][j], "uid": uid,
-                   "group": r["group"][j], "dataset": r["group"][j].split("/")[0],
-                   "y_true": r["y_true"][j], "y_pred": r["y_pred"][j],
-                   "true": classes[r["y_true"][j]], "pred": classes[r["y_pred"][j]]}
-            row.update({f"p_{c}": p for c, p in zip(classes, r["prob"][j], strict=True)})
-            rows.append(row)
-    predictions = pd.DataFrame(rows).sort_values("index").reset_index(drop=True)
-    if predictions["index"].duplicated().any():
-        dup = predictions.loc[predictions["index"].duplicated(), "uid"].tolist()[:5]
-        raise DataError(f"{run_dir}: clips scored in more than one fold (e.g. {dup}); the folds overlap")
-    metrics = compute_metrics(predictions["y_true"], predictions["y_pred"], classes)
-    per_fold = metrics_table(predictions, "fold", classes)
-    per_fold.insert(1, "name", [next(r["name"] for r in records if r["index"] == i) for i in per_fold["fold"]])
-    per_fold["seconds"] = [next(r["seconds"] for r in records if r["index"] == i) for i in per_fold["fold"]]
-    per_dataset = metrics_table(predictions, "dataset", classes)
-    fold_seconds = float(sum(r["seconds"] for r in records))
-    metrics.update(n_folds=n_folds, protocol=config["protocol"], fold_seconds=fold_seconds,
-                   per_dataset=per_dataset.set_index("dataset").to_dict(orient="index"),
-                   per_fold_uf1_mean=float(per_fold["uf1"].mean()),
-                   best_epochs=[r["best_epoch"] for r in records] if config.get("val_subjects") else None)
-    result = RunResult(run_dir=run_dir, n_folds=n_folds, folds_done=done, complete=True, metrics=metrics,
-                       predictions=predictions, per_fold=per_fold, per_dataset=per_dataset,
-                       seconds=fold_seconds, extra={"config": config})
-    if write:
-        atomic_write_json(run_dir / "metrics.json", metrics)
-        atomic_write_text(run_dir / "predictions.csv", predictions.to_csv(index=False))
-        atomic_write_text(run_dir / "per_fold.csv", per_fold.to_csv(index=False))
-        from ..viz import plot_confusion, save_figure
-        save_figure(plot_confusion(metrics["confusion"], classes, normalize=True,
-                                   title=f"{config['protocol']['name']}: UF1 {metrics['uf1']:.3f}"),
-                    run_dir / "confusion.png")
-        atomic_write_text(run_dir / "report.md", _report_md(result, config))
-    return result
-
-
-def _report_md(result: RunResult, config: dict[str, Any]) -> str:
-    m = result.metrics
-    assert m is not None and result.per_fold is not None and result.per_dataset is not None
-    info = config.get("info", {})
-    tc = config["train_config"]
-    lines = [
-        f"# {config['protocol']['name'].upper()} run: {info.get('data', '')}".rstrip(": "),
-        "",
-        f"- Protocol: `{json.dumps(config['protocol'])}`; {result.n_folds} folds, {m['n_samples']} clips, "
-        f"classes {', '.join(m['classes'])}",
-        f"- Model: `{info.get('preset', '?')}` {json.dumps(info.get('model_overrides', {}))}",
-        f"- Training: {tc['epochs']} epochs, batch {tc['batch_size']}, lr {tc['lr']}, loss {tc['loss']}, "
-        f"selection `{tc['select']}`" + (f" on {config['val_subjects']} held-out training subjects"
-                                         if config.get("val_subjects") else " (fixed epoch budget)"),
-        f"- Training time, all folds: {m['fold_seconds']:.0f} s",
-        *([f"- Extra training data: {config['n_train_only']} train-only clips (never tested; each fold trains "
-           "on those of subjects outside its test fold); metrics below are over the other clips only"]
-          if config.get("n_train_only") else []),
-        "",
-        "Metrics on predictions pooled over all folds (MEGC definition):",
-        "",
-        "| UF1 | UAR | Accuracy | n |",
-        "|---|---|---|---|",
-        f"| {m['uf1']:.4f} | {m['uar']:.4f} | {m['accuracy']:.4f} | {m['n_samples']} |",
-        "",
-    ]
-    if len(result.per_dataset) > 1:
-        lines += ["Per dataset (same run):", "", "| dataset | UF1 | UAR | accuracy | n |", "|---|---|---|---|---|"]
-        lines += [f"| {r.dataset} | {r.uf1:.4f} | {r.uar:.4f} | {r.accuracy:.4f} | {r.n} |"
-                  for r in result.per_dataset.itertuples()]
-        lines.append("")
-    lines += ["Per fold (for inspection; a fold's UF1 over few clips is noisy, and their mean is not the "
-              "reported score):", "", "| fold | name | UF1 | accuracy | n |", "|---|---|---|---|---|"]
-    lines += [f"| {r.fold} | {r.name} | {r.uf1:.3f} | {r.accuracy:.3f} | {r.n} |" for r in result.per_fold.itertuples()]
-    lines += ["", "![confusion matrix](confusion.png)", ""]
-    return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from openpyxl import load_workbook
 from hsta_edu import create_model
 from hsta_edu.compat import load_reference_checkpoint
 from hsta_edu.data.datasets import load_dataset
-from hsta_edu.data.datasets.examples import build_casme2, build_folder, write_casme2_xlsx
+from hsta_edu.data.datasets.examples import build_casme2, build_folder, write_casme2_xlsx, write_frames
 from hsta_edu.data.prep import PrepConfig, cache_key, cache_path, load_or_prepare, prepare_clip
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.evaluate import LOSO, compute_metrics, run_protocol
@@ -291,6 +291,23 @@ def c_duplicate_ids(tmp: Path):
     _load_drop(_casme2(tmp, lambda rows: rows.append(dict(rows[0]))))
 
 
+def c_single_frame_clip(tmp: Path):
+    _load_drop(_casme2(tmp, _edit_row(0, ApexFrame=46, OffsetFrame=46)))
+
+
+def c_subject_spellings(tmp: Path):
+    for folder in ("sub01/c1", "SUB01/c2", "sub02/c3"):
+        write_frames(tmp / folder, [f"{n}.png" for n in range(1, 4)])
+    (tmp / "annotations.csv").write_text("subject,clip,label\nsub01,c1,happy\nSUB01,c2,sad\nsub02,c3,sad\n")
+    index = load_dataset(tmp)
+    raise _Seen("warning", "index.warnings", f"{index.warnings[0]} (groups {sorted(set(index.groups))})")
+
+
+def c_one_class(tmp: Path):
+    cfg = recipe("fast", epochs=1, batch_size=4, warmup_epochs=0, progress=False)
+    train(create_model("hsta-tiny", **TINY), _Toy([1, 1, 1, 1], ["d/s1"] * 4), cfg)
+
+
 def c_path_escape(tmp: Path):
     load_dataset(_casme2(tmp, _edit_row(1, Filename="../../../etc")))
 
@@ -410,6 +427,10 @@ CASES: list[Case] = [
     Case("header row moved down 2 rows - `load_dataset`", "warning", "row 3", c_header_moved),
     Case("header row not found (column renamed) - `load_dataset`", "error", "OnsetFrame", c_header_missing),
     Case("duplicate clip ids - `load_dataset`", "drop", "duplicate", c_duplicate_ids),
+    Case("clip of a single frame (onset = apex = offset) - `load_dataset`", "drop", "onset == apex == offset",
+         c_single_frame_clip),
+    Case("one subject spelled `sub01` and `SUB01` - `load_dataset`", "warning", "'SUB01'", c_subject_spellings),
+    Case("all clips of one class - `train`", "error", "'positive'", c_one_class),
     Case("path escaping the dataset root (`Filename` = `../../../etc`) - `load_dataset`", "error", "../../../etc",
          c_path_escape),
     Case("subject with one clip - `run_protocol(LOSO)`", "works", "d/s3", c_subject_one_clip),
@@ -463,8 +484,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
     return out
 
 
-def run_all() -> list[Outcome]:
-    """Every case, in order, each in its own empty temporary folder (one torch thread)."""
+def run_all(cases: list[Case] | None = None) -> list[Outcome]:
+    """Every case (default: `CASES`), in order, each in its own empty temporary folder (one torch thread)."""
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        return [run_case(c, Path(tmp) / f"case{i:02d}") for i, c in enumerate(CASES)]
+        return [run_case(c, Path(tmp) / f"case{i:02d}") for i, c in enumerate(CASES if cases is None else cases)]

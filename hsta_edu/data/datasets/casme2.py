@@ -163,9 +163,9 @@ class _Rows:
         meta = {"row": row, "folder": display(folder, self.folders.root), "frames": self.frames}
         self.log.gaps(meta, missing, f"{subject}/{clip_id}: {len(missing)} frames missing inside {onset}..{offset} "
                                      f"(e.g. {missing[:5]}); clip kept")
-        return Clip(self.name, subject, clip_id, paths, numbers, onset, apex, offset, label,
-                    emotion=cell_text(rec.get("estimatedemotion")), aus=cell_text(rec.get("actionunits")),
-                    meta=meta)
+        return self.log.checked(Clip(self.name, subject, clip_id, paths, numbers, onset, apex, offset, label,
+                                     emotion=cell_text(rec.get("estimatedemotion")),
+                                     aus=cell_text(rec.get("actionunits")), meta=meta), row=row)
 
     def _label(self, rec: dict, subject: str, clip_id: str, row: int) -> str:
         if self.objective is None:

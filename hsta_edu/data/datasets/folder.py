@@ -100,5 +100,6 @@ class _Rows:
         meta = {"row": row, "folder": display(folder, self.folders.root)}
         self.log.gaps(meta, missing, f"{subject}/{clip_id}: {len(missing)} frames missing inside {onset}..{offset}; "
                                      f"kept")
-        return Clip(self.name, subject, clip_id, paths, nums, onset, apex, offset, label,
-                    emotion=cell_text(rec.get("emotion")), aus=cell_text(rec.get("aus")), meta=meta)
+        return self.log.checked(Clip(self.name, subject, clip_id, paths, nums, onset, apex, offset, label,
+                                     emotion=cell_text(rec.get("emotion")), aus=cell_text(rec.get("aus")),
+                                     meta=meta), row=row)

@@ -10,12 +10,19 @@ The skeleton every loader shares lives here, so a loader supplies only its corpu
 `RowLog.read` reads its table (a reader's warning kept in the log), `RowLog.collect` turns
 its `Candidate` rows into the kept clips (`attempt`, then `accept_unique`, for each), and
 `RowLog.index` hands back the `DatasetIndex` with the drops, the warnings and the meta.
+
+Two rules hold for every loader here. One person is one subject: `collect` gives every spelling
+of a subject that `subject_key` equates (``sub01``, ``SUB01``, `` sub01 ``, ``sub1``) the one seen
+first, with a warning naming both spellings (ids with no such clash stay exactly as the loader
+spelled them). A clip must show motion: `RowLog.checked` drops onset == apex == offset (a single
+frame) and keeps, with a warning, a clip whose apex is its onset or its offset.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -27,7 +34,7 @@ if TYPE_CHECKING:
     from ..labels import LabelScheme
 
 __all__ = ["RowLog", "Candidate", "LeftOut", "UnsafePathError", "assign_label", "row_clip", "dataset_root",
-           "display"]
+           "display", "subject_key"]
 
 T = TypeVar("T")
 
@@ -55,6 +62,8 @@ class RowLog:
     warnings: list[str] = field(default_factory=list)
     _seen: dict[str, int | None] = field(default_factory=dict)
     _warnings_before_row: int = 0
+    _subjects: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # key -> (kept, where)
+    _respelled: set[tuple[str, str]] = field(default_factory=set)
 
     def drop(self, row: int | None, clip: str | None, reason: str, source: str | None = None) -> None:
         self.dropped.append(DroppedRow(source or self.source, row, clip, reason))
@@ -107,9 +116,53 @@ class RowLog:
         clips: list[Clip] = []
         for c in candidates:
             clip = self.attempt(c.row, c.clip, c.make, c.source)
-            if clip is not None and self.accept_unique(clip, c.row, c.source):
+            if clip is None:
+                continue
+            clip, note = self._one_person(clip, c.row, c.source)
+            if self.accept_unique(clip, c.row, c.source):
                 clips.append(clip)
+            if note:
+                self.warn(note)
         return clips
+
+    def _one_person(self, clip: Clip, row: int | None, source: str | None) -> tuple[Clip, str | None]:
+        """``clip`` with the subject spelling first seen for its `subject_key`, and the warning to give
+        the first time another spelling of that subject turns up (None otherwise)."""
+        where = f"row {row}" if row is not None else (source or self.source)
+        key = (clip.dataset, subject_key(clip.subject))
+        kept, first = self._subjects.setdefault(key, (clip.subject, where))
+        if kept == clip.subject:
+            return clip, None
+        written = clip.subject
+        clip = replace(clip, subject=kept)
+        clip.meta["subject_as_written"] = written
+        if (kept, written) in self._respelled:
+            return clip, None
+        self._respelled.add((kept, written))
+        return clip, (f"subject {written!r} ({where}) taken as {kept!r} (first written so at {first}): the "
+                      f"spellings differ only in case, spaces or zero-padding, so they are one person (one "
+                      f"LOSO group)")
+
+    def checked(self, clip: Clip, *, row: int | None = None, file: str | None = None,
+                flat_ok: bool = False) -> Clip:
+        """``clip`` when it can show motion; the one place every loader checks its onset, apex and offset.
+
+        onset == apex == offset (a single frame): AnnotationError, so the row is a drop (strict mode:
+        raised). The apex at the onset or at the offset (onset == apex < offset, onset < apex ==
+        offset): kept, with a warning, unless ``flat_ok`` (a corpus that annotates it so by design).
+        """
+        name, (onset, apex, offset) = f"{clip.subject}/{clip.clip_id}", (clip.onset, clip.apex, clip.offset)
+        if onset == apex == offset:
+            raise AnnotationError(f"onset == apex == offset (frame {onset}): only 1 frame, no motion to measure",
+                                  file=file or self.source, row=row)
+        if len(clip.frames) < 2:
+            raise AnnotationError(f"only {len(clip.frames)} frame in {onset}..{offset}: no motion to measure",
+                                  file=file or self.source, row=row)
+        if not flat_ok and onset == apex:
+            self.warn(f"{name}: onset == apex (frame {onset}, offset {offset}): no rise to the apex; kept")
+        elif not flat_ok and apex == offset:
+            self.warn(f"{name}: apex == offset (frame {apex}, onset {onset}): the apex is the last frame; kept")
+        return clip
 
     def gaps(self, meta: dict[str, Any], missing: list[int], message: str) -> None:
         """A kept clip missing frames inside its range: ``missing`` into its ``meta`` and ``message`` warned."""
@@ -134,6 +187,14 @@ def assign_label(scheme: LabelScheme, raw: object, *, column: str, file: str | N
     if label is None:
         raise LeftOut(f"label {cell_text(raw)!r} is not in scheme {scheme.name!r}")
     return label
+
+
+def subject_key(value: object) -> str:
+    """What makes two subject spellings one person: the text without spaces, case-folded, each run of
+    digits without its leading zeros. ``'sub01'``, ``'SUB01'``, ``' sub01 '``, ``'sub1'`` -> ``'sub1'``;
+    ``'006'``, ``6`` -> ``'6'``; ``'spNO.1'`` -> ``'spno.1'`` (never ``'spno.10'``)."""
+    text = "".join(cell_text(value).split()).casefold()
+    return re.sub(r"\d+", lambda m: str(int(m.group())), text)
 
 
 def row_clip(subject: object, clip: object, normalise: Callable[[object], str]) -> str | None:

@@ -88,6 +88,6 @@ class _Rows:
                 "inducement": cell_text(rec.get("inducementcode"))}
         self.log.gaps(meta, missing, f"{subject}/{clip_id}: {len(missing)} frames missing inside {onset}..{offset}; "
                                      f"clip kept")
-        return Clip("samm", subject, clip_id, paths, numbers, onset, apex, offset, label,
-                    emotion=cell_text(rec.get("estimatedemotion")), aus=cell_text(rec.get("actionunits")),
-                    meta=meta)
+        return self.log.checked(Clip("samm", subject, clip_id, paths, numbers, onset, apex, offset, label,
+                                     emotion=cell_text(rec.get("estimatedemotion")),
+                                     aus=cell_text(rec.get("actionunits")), meta=meta), row=row)

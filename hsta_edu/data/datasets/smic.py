@@ -10,7 +10,8 @@ where label files and the MEGC composite write ``s01``: subjects and clip ids ar
 normalised to two digits (``s01``, ``s01_ne_01``); the folder name as found is kept in
 ``clip.meta["folder"]``. Missing clips cannot be seen without a list (the composite
 checks against ``combined_3class_gt.csv``); clips missing frames inside their range are
-kept with a warning; empty clip folders and unknown label folders are recorded drops.
+kept with a warning; empty clip folders, folders of a single frame and unknown label folders are
+recorded drops.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from ...errors import AnnotationError, DataError, FrameError
+from ...errors import AnnotationError, DataError
 from ..clip import Clip, DatasetIndex
 from ..labels import LabelScheme, get_scheme
 from .frames import scan_frames
@@ -140,8 +141,6 @@ class _Clips:
         missing = [n for n in range(numbers[0], numbers[-1] + 1) if n not in have]
         meta = {"folder": shown, "apex_rule": "middle frame", "variant": self.variant}
         self.log.gaps(meta, missing, f"{subject}/{clip_id}: {len(missing)} frames missing ({missing[:5]}); clip kept")
-        if len(numbers) < 2:
-            raise FrameError(f"only {len(numbers)} frame in {shown}: a clip needs onset and apex")
         apex = numbers[len(numbers) // 2]
-        return Clip(self.name, subject, clip_id, tuple(files[n] for n in numbers), numbers,
-                    numbers[0], apex, numbers[-1], label, emotion=ldir.name, meta=meta)
+        return self.log.checked(Clip(self.name, subject, clip_id, tuple(files[n] for n in numbers), numbers,
+                                     numbers[0], apex, numbers[-1], label, emotion=ldir.name, meta=meta), file=shown)
