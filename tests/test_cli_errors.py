@@ -152,3 +152,4 @@ def test_drops_are_printed_and_written_to_dropped_csv(tmp_path, cache):
     assert "1 annotation rows dropped" in r.stderr and "EP99_01f" in r.stderr
     rows = (tmp_path / "run" / "dropped.csv").read_text().splitlines()
     assert rows[0] == "source,row,clip,reason" and len(rows) == 2 and "EP99_01f" in rows[1]
+    assert "- Annotation rows dropped: 1 (every reason in dropped.csv)" in (tmp_path / "run" / "report.md").read_text()

@@ -45,7 +45,8 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     out = _default_out(args, protocol.name)
     info = {"data": str(args.data), "dataset": index.name, "preset": args.preset,
             "model_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()},
-            "recipe": recipe_name, "prep": prep.to_dict(), "model": model_identity(model)}
+            "recipe": recipe_name, "prep": prep.to_dict(), "model": model_identity(model),
+            "n_dropped": len(index.dropped), "warnings": list(index.warnings)}
     model_fn = lambda: create_model(args.preset, **overrides)   # noqa: E731 - travels to the workers
     # claim (or check) the run folder before any training or submission; then its dropped rows
     run = prepare_run(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, val_subjects=args.val_subjects,

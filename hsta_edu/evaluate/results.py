@@ -150,6 +150,18 @@ def _read_fold(run_dir: Path, index: int, config: dict[str, Any]) -> dict[str, A
     return r
 
 
+def _data_lines(info: dict[str, Any]) -> list[str]:
+    """The report's lines on what the loader left out or flagged (from ``info``, as the CLI records it)."""
+    lines = []
+    if "n_dropped" in info:
+        lines.append(f"- Annotation rows dropped: {info['n_dropped']}" + (" (every reason in dropped.csv)"
+                                                                         if info["n_dropped"] else ""))
+    warned = info.get("warnings") or []
+    if warned:
+        lines.append(f"- Clips kept with a warning: {len(warned)}, e.g. " + "; ".join(warned[:3]))
+    return lines
+
+
 def _report_md(result: RunResult, config: dict[str, Any]) -> str:
     m = result.metrics
     assert m is not None and result.per_fold is not None and result.per_dataset is not None
@@ -168,6 +180,7 @@ def _report_md(result: RunResult, config: dict[str, Any]) -> str:
         *([f"- Extra training data: {config['n_train_only']} train-only clips (never tested; each fold trains "
            "on those of subjects outside its test fold); metrics below are over the other clips only"]
           if config.get("n_train_only") else []),
+        *_data_lines(info),
         "",
         "Metrics on predictions pooled over all folds (MEGC definition):",
         "",
