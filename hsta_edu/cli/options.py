@@ -93,6 +93,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         path = getattr(args, flag, None)
         if path and Path(path).exists() and not Path(path).is_dir():
             raise ConfigError(f"--{flag} {path}: is a file, not a folder; give a folder (it is created if missing)")
+        blocked = next((a for a in Path(path).parents if a.exists() and not a.is_dir()), None) if path else None
+        if blocked is not None:
+            raise ConfigError(f"--{flag} {path}: {blocked} is a file, so no folder can be made there")
     if hasattr(args, "preset") and args.command != "explain":
         _probe_config(args)
 
