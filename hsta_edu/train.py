@@ -171,7 +171,7 @@ def _move(x: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
 
 def _check_batch(tensors: Sequence[torch.Tensor | None], epoch: int, step: int) -> None:
     for name, t in zip(("video", "special"), tensors, strict=False):
-        if t is not None and t.is_floating_point() and not torch.isfinite(t).all():
+        if t is not None and t.is_floating_point() and not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
             raise DataError(f"non-finite values (NaN/inf) in the {name} batch at epoch {epoch}, step {step}: "
                             "check the preprocessing cache of this dataset")
 
@@ -261,7 +261,9 @@ def _set_up(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> _Run:
                             pin_memory=device.type == "cuda", persistent_workers=False)
     model.to(device)
     groups = param_groups(model, cfg.weight_decay, cfg.layer_decay)
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    # on a CPU the multi-tensor step: the same values as the per-tensor loop (tested), in fewer calls
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
+                                  foreach=True if device.type == "cpu" else None)
     schedule = WarmupCosine(optimizer, cfg, len(loader))
     amp_dtype = _amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -316,7 +318,7 @@ def _train_step(run: _Run, cfg: TrainConfig, batch: Sequence[Any], epoch: int,
     run.scaler.scale(loss).backward()
     if cfg.grad_clip is not None:
         run.scaler.unscale_(run.optimizer)
-        nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+        nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip, foreach=run.device.type == "cpu" or None)
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.schedule.step()

@@ -99,6 +99,20 @@ def _apply_augment(x: torch.Tensor, aug: dict[str, Any], photometric: bool = Tru
     return x
 
 
+def _flow_channels(prepared: PreparedClip, scale: float, moved: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(u, v) in percent of the width (2, S, S) and |flow| (1, S, S) of a prepared clip. The
+    magnitude is computed once per clip and kept with it (``torch.norm`` over two channels costs
+    more than the rest of a clip's assembly). ``moved``: the flow will be mirrored or shifted, and
+    its magnitude is the one of the contiguous channels (``norm`` rounds differently on the
+    channels-last view), which is what computing it after the move gives, to the last bit."""
+    f = torch.from_numpy(np.ascontiguousarray(prepared.flow)).permute(2, 0, 1) * scale
+    key = (scale, moved)
+    kept = prepared.__dict__.setdefault("_flow_magnitude", {})
+    if key not in kept or kept[key][0] is not prepared.flow:
+        kept[key] = (prepared.flow, (f.contiguous() if moved else f).norm(dim=0, keepdim=True))
+    return f, kept[key][1]
+
+
 def assemble(prepared: PreparedClip, cfg: PrepConfig, *, train: bool = False,
              generator: torch.Generator | None = None, where: str = "clip") -> tuple[torch.Tensor, torch.Tensor]:
     """Tensors from a `PreparedClip`: ``video`` (3, T, S, S) and ``special`` (3, 2, S', S'), float32
@@ -137,13 +151,14 @@ def assemble(prepared: PreparedClip, cfg: PrepConfig, *, train: bool = False,
     if cfg.special == "flow":
         if prepared.flow is None:
             raise DataError(f"{where}: flow mode but the prepared clip has no flow")
-        f = torch.from_numpy(np.ascontiguousarray(prepared.flow)).permute(2, 0, 1) * (100.0 / cfg.img_size)
-        if aug:
-            f = _apply_augment(f, aug, photometric=False)
+        moved = bool(aug.get("flip") or "dy" in aug)
+        f, magnitude = _flow_channels(prepared, 100.0 / cfg.img_size, moved)
+        if moved:   # |flow| is per pixel, so it moves and mirrors with the flow; a mirror negates u only
+            f, magnitude = _apply_augment(f, aug, photometric=False), _apply_augment(magnitude, aug, photometric=False)
             if aug.get("flip"):
                 f = torch.stack([-f[0], f[1]])
-        second = torch.cat([f, f.norm(dim=0, keepdim=True)]).clamp_(-cfg.flow_clip, cfg.flow_clip)
-        if not torch.isfinite(second).all():
+        second = torch.cat([f, magnitude]).clamp_(-cfg.flow_clip, cfg.flow_clip)
+        if not torch.isfinite(second.sum()) and not torch.isfinite(second).all():   # a finite sum: all finite
             raise DataError(f"{where}: optical flow holds NaN or infinite values")
     else:
         second = apex_n
