@@ -413,8 +413,7 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
     cfg = cfg or TrainConfig()
     _check_inputs(model, dataset, cfg, val_dataset)
     run = _set_up(model, dataset, cfg)
-    run.identity = training_identity(model, dataset, dataset_labels(dataset),
-                                     {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS})
+    run.identity = training_identity(model, dataset, dataset_labels(dataset), cfg.recipe_dict())
     ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
     if ckpt_path is not None and resume and ckpt_path.exists():
         _resume(run, cfg, ckpt_path)

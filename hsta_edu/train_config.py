@@ -97,6 +97,11 @@ class TrainConfig:
         d["betas"] = list(self.betas)
         return d
 
+    def recipe_dict(self) -> dict[str, Any]:
+        """`to_dict` without the run-time-only fields (`RUNTIME_FIELDS`): what a run's result
+        depends on, as run, checkpoint and model fingerprints record it."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS}
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         check_fields(cls, d, "TrainConfig field(s)")

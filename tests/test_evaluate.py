@@ -35,6 +35,7 @@ from hsta_edu.evaluate import (
     make_protocol,
     merge_run,
     parse_shard,
+    prepare_run,
     protocol_folds,
     run_protocol,
     train_only_mask,
@@ -435,6 +436,24 @@ def test_a_run_folder_refuses_another_run_naming_what_differs(tmp_path):
     (run / "folds" / "fold_000.json").write_text(json.dumps(stray))
     with pytest.raises(DataError, match=r"fold_000.json comes from another run"):
         merge_run(run)
+
+
+def test_run_protocol_takes_the_run_its_caller_prepared_and_refuses_another(tmp_path):
+    """The CLI claims the folder once (prepare_run) and hands the claim to run_protocol; a claim
+    made with other arguments (protocol, recipe, folder) is refused, not run."""
+    ds = ToyClips(n=12, subjects=2)
+    run = prepare_run(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"prepared= was made for another run"):
+        run_protocol(ds, LOSO(), tiny_model, fast_cfg(epochs=2), tmp_path / "run", prepared=run)
+    with pytest.raises(ConfigError, match=r"prepared= was made for another run"):
+        run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "elsewhere", prepared=run)
+    with pytest.raises(ConfigError, match=r"prepared= was made for another run"):
+        run_protocol(ds, SubjectKFold(2), tiny_model, fast_cfg(), tmp_path / "run", prepared=run)
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "run" / "folds").exists()
+    done = run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "run", prepared=run)
+    assert done.complete and done.n_folds == 2
+    again = run_protocol(ds, LOSO(), tiny_model, fast_cfg(), tmp_path / "again")
+    assert np.array_equal(done.predictions["y_pred"], again.predictions["y_pred"])
 
 
 @pytest.mark.parametrize("text, message", [

@@ -41,11 +41,11 @@ def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, t
     """What decides a ``train`` run's model: the model, preprocessing, recipe, training and
     validation clips, and the video initialisation."""
     from ..fingerprint import clip_ids, digest, model_identity
-    from ..train import RUNTIME_FIELDS, dataset_labels
+    from ..train import dataset_labels
 
     ids, labels = clip_ids(test_ds), dataset_labels(test_ds).tolist()
     return {"model": model_identity(model), "prep": prep.to_dict(),
-            "train_config": {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS},
+            "train_config": cfg.recipe_dict(),
             "data": {"n_train": len(train_idx), "n_val": len(val_idx),
                      "digest": digest([[[ids[i], labels[i]] for i in part] for part in (train_idx, val_idx)])},
             "pretrained_video": str(args.pretrained_video) if args.pretrained_video else None}

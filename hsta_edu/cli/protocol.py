@@ -59,7 +59,7 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     else:
         result = run_protocol(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, shard=args.shard,
                               val_subjects=args.val_subjects, info=info, keep_checkpoints=args.keep_checkpoints,
-                              progress=not args.no_progress, jobs=args.jobs)
+                              progress=not args.no_progress, jobs=args.jobs, prepared=run)
     summary = result.summary()
     summary["seconds"] = time.time() - t0
     summary.setdefault("n_samples", len(test_ds))

@@ -30,7 +30,7 @@ from ..data.clip import require_classes
 from ..errors import ConfigError, DataError, Interrupted, WriteError
 from ..fingerprint import describe_differences, differences, digest, model_identity
 from ..io import atomic_write_json
-from ..train import RUNTIME_FIELDS, TrainConfig, dataset_labels, predict, set_seed, train
+from ..train import TrainConfig, dataset_labels, predict, set_seed, train
 from .parallel import FoldDisplay, fold_order, run_fold_jobs
 from .protocols import (
     Fold,
@@ -80,7 +80,8 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
                  shard: tuple[int, int] | str | None = None, val_subjects: float = 0.0,
                  info: dict[str, Any] | None = None, keep_checkpoints: bool = False,
                  progress: bool | None = None, train_only: Sequence[bool] | bool | None = None,
-                 jobs: int = 1, threads: int | None = None, overwrite: bool = False) -> RunResult:
+                 jobs: int = 1, threads: int | None = None, overwrite: bool = False,
+                 prepared: PreparedRun | None = None) -> RunResult:
     """Run ``protocol`` over ``dataset`` into ``run_dir``; each fold is an independent job.
 
     ``dataset`` is the deterministic view (``MERDataset(..., train=False)``): test clips and
@@ -96,7 +97,9 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     ``info`` (model preset and options, data, preprocessing) is stored in ``config.json``, and
     its ``model`` and ``prep`` entries join the run's fingerprint (see `prepare_run`): a run folder
     holding another run is refused, naming what differs, rather than mixed; ``overwrite=True``
-    deletes its results first.
+    deletes its results first. ``prepared``: the `prepare_run` result of this same call, when the
+    caller claimed the folder first (the CLI does, to write ``dropped.csv`` only into a folder that
+    is this run's); it is checked to be this run, not claimed a second time.
     ``train_only``: clips that only ever train (see `train_only_mask`; default: the clips
     marked ``clip.meta["train_only"]``, e.g. CAS(ME)^3 macro-expressions); the metrics are
     pooled over the other clips.
@@ -111,8 +114,11 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     if int(jobs) < 1:
         raise ConfigError(f"jobs={jobs}: must be >= 1")
     progress = cfg.progress if progress is None else progress
-    run = prepare_run(dataset, protocol, model_fn, cfg, run_dir, train_dataset=train_dataset,
-                      val_subjects=val_subjects, info=info, train_only=train_only, overwrite=overwrite)
+    if prepared is None:
+        run = prepare_run(dataset, protocol, model_fn, cfg, run_dir, train_dataset=train_dataset,
+                          val_subjects=val_subjects, info=info, train_only=train_only, overwrite=overwrite)
+    else:
+        run = _check_prepared(prepared, run_dir, protocol, cfg, val_subjects)
     run_dir, folds, fold_cfg, extra = run.run_dir, run.folds, run.cfg, run.train_only
     train_dataset = dataset if train_dataset is None else train_dataset
     labels, groups, uids = dataset_labels(dataset), _groups(dataset), _uids(dataset)
@@ -190,6 +196,20 @@ def prepare_run(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.
     return PreparedRun(run_dir, folds, fold_cfg, extra, config)
 
 
+def _check_prepared(run: PreparedRun, run_dir: str | Path, protocol: Protocol, cfg: TrainConfig,
+                    val_subjects: float) -> PreparedRun:
+    """``run_protocol(prepared=...)``: the prepared run must be the one these arguments describe."""
+    fold_cfg = replace(cfg, select="best_val") if val_subjects else cfg
+    same = (Path(run_dir).resolve() == run.run_dir.resolve()
+            and run.config["identity"]["protocol"] == protocol.to_dict()
+            and run.config["identity"]["train_config"] == fold_cfg.recipe_dict()
+            and run.config["identity"]["val_subjects"] == val_subjects)
+    if not same:
+        raise ConfigError(f"prepared= was made for another run (folder {run.run_dir}, protocol "
+                          f"{run.config['protocol'].get('name')}); call prepare_run with these arguments")
+    return run
+
+
 def _run_config(protocol: Protocol, fold_cfg: TrainConfig, folds: list[Fold], classes: list[str],
                 uids: list[str], labels: np.ndarray, extra: np.ndarray, val_subjects: float,
                 info: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +227,7 @@ def _run_config(protocol: Protocol, fold_cfg: TrainConfig, folds: list[Fold], cl
         config["n_train_only"] = int(extra.sum())
         config["train_only_uids"] = [uids[i] for i in np.flatnonzero(extra)]
     comparable = {k: v for k, v in config.items() if k != "info"}
-    comparable["train_config"] = {k: v for k, v in fold_cfg.to_dict().items() if k not in RUNTIME_FIELDS}
+    comparable["train_config"] = fold_cfg.recipe_dict()
     config["fingerprint"] = json.dumps(comparable, sort_keys=True)
     pairs = [[u, int(y)] for u, y in zip(uids, labels.tolist(), strict=True)]
     config["identity"] = {
