@@ -85,14 +85,18 @@ def test_loso_json_end_to_end_on_data_samples(tmp_path):
 
 
 @needs_samples
-def test_demo_and_ablation_run_in_process(tmp_path, capsys):
-    # the main job: the shipped frames model on subjects it never saw (the bar: UF1 >= 0.80)
+def test_demo_and_ablation_run_in_process(tmp_path, capsys, monkeypatch):
+    # the main job: the shipped frames model on subjects it never saw (the bar: UF1 >= 0.80),
+    # from a working folder without data_samples/: the name resolves, and so does its seed
+    monkeypatch.chdir(tmp_path)
     assert main(["demo", "--no-progress", "--json"]) == 0
     text = capsys.readouterr().out
     out = last_json(text)
     assert out["n_samples"] == 24 and out["protocol"] == "held-out subjects" and out["model"] == "hsta-tiny-synthme"
     assert out["uf1"] >= 0.80, text
     assert "other identities than its" in text
+    seed = json.loads((SAMPLES / "synthme.json").read_text())["config"]["seed"]
+    assert f"in data_samples (SynthME seed {seed})" in text, text
     assert main(["kfold", "--data", str(SAMPLES), "--k", "2", "--epochs", "1", "--no-usta", "--no-csta",
                  "--prep", "representation=frames", "--prep", "magnify=0",
                  "--out", str(tmp_path / "abl"), "--no-progress", "--json"]) == 0

@@ -11,7 +11,7 @@ from ..errors import DataError
 from .output import _emit
 
 
-def _synth_seed(folder: str) -> Any:
+def _synth_seed(folder: Any) -> Any:
     """The seed in a SynthME folder's marker, '?' when it has none (or no readable marker)."""
     from ..data.datasets.casme2 import read_marker
     try:
@@ -21,13 +21,13 @@ def _synth_seed(folder: str) -> Any:
     return config.get("seed", "?") if isinstance(config, dict) else "?"
 
 
-def _print_demo(args: argparse.Namespace, info: dict[str, Any], ds: Any, m: dict[str, Any]) -> None:
+def _print_demo(args: argparse.Namespace, info: dict[str, Any], ds: Any, m: dict[str, Any], root: Any) -> None:
     """What the model is, what it is scored on, and its metrics and confusion matrix."""
     import numpy as np
 
     prov = info["provenance"]
     trained_on = set(prov.get("subjects", {}).get("train", []))
-    data_seed = _synth_seed(args.data)
+    data_seed = _synth_seed(root or args.data)   # the folder the name resolved to, from any working folder
     print(f"demo: pretrained {args.model} (hsta-tiny, frames: onset + apex, {info['prep'].num_frames} video "
           f"frames; {prov.get('n_train_clips', '?')} training clips of SynthME seed "
           f"{prov.get('data', {}).get('synth_config', {}).get('seed', '?')})")
@@ -74,7 +74,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ds = MERDataset(index, info["prep"], None, train=False).preload(progress=not args.no_progress)
     pred = predict(model, ds)
     m = compute_metrics(ds.labels, pred["pred"], ds.classes)
-    _print_demo(args, info, ds, m)
+    _print_demo(args, info, ds, m, index.root)
     summary = {"uf1": m["uf1"], "uar": m["uar"], "accuracy": m["accuracy"], "n_folds": 1, "n_samples": len(ds),
                "seconds": time.time() - t0, "model": args.model, "protocol": "held-out subjects"}
     print(f"({summary['seconds']:.0f} s)")
