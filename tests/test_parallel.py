@@ -111,8 +111,10 @@ def test_progress_is_a_bar_on_a_terminal_and_one_line_in_a_log():
     assert "\r" in term.getvalue() and "5/5" in term.getvalue()            # tqdm's live bar
     display = FoldDisplay(total=2, stream=io.StringIO())
     display.note("2 worker processes")
-    display.finished(Fold(0, "d/s0", np.arange(3), np.arange(1)), 1.5)
-    assert display.stream.getvalue().splitlines()[1].startswith("[1/2] fold d/s0: 2 s")
+    display.finished(Fold(0, "d/s0", np.arange(3), np.arange(1)), 0.34)   # a short fold is not "0 s"
+    display.finished(Fold(1, "d/s1", np.arange(3), np.arange(1)), 61.4)
+    assert display.stream.getvalue().splitlines()[1].startswith("[1/2] fold d/s0: 0.3 s")
+    assert display.stream.getvalue().splitlines()[2].startswith("[2/2] fold d/s1: 61 s")
     bar = FoldDisplay(total=2, stream=_Terminal())
     bar.finished(Fold(0, "d/s0", np.arange(3), np.arange(1)))
     bar.close()

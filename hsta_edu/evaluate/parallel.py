@@ -79,7 +79,7 @@ class FoldDisplay:
         if self.bar is not None:
             self.bar.update(1)
         elif self.enabled:
-            took = f": {seconds:.0f} s" if seconds is not None else ""
+            took = "" if seconds is None else f": {seconds:.1f} s" if seconds < 10 else f": {seconds:.0f} s"
             print(f"[{self.done}/{self.total}] fold {fold.name}{took} (elapsed {time.time() - self.t0:.0f} s)",
                   file=self.stream, flush=True)
 
