@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hsta_edu.cli import ablation_overrides, build_parser, main
 
@@ -129,6 +130,29 @@ def test_train_then_explain(tmp_path, capsys):
     assert main(["explain", "--model", str(out / "model.pt"), "--data", str(SAMPLES), "--clip", "3",
                  "--out", str(png)]) == 0
     assert png.stat().st_size > 0 and "rollout map of video" in capsys.readouterr().out
+
+
+@needs_samples
+def test_explain_takes_the_name_of_a_pretrained_model(tmp_path, capsys):
+    """The model the demo scores can be explained by its name, with its own preprocessing and classes."""
+    from hsta_edu.data.datasets import load_dataset
+    from hsta_edu.data.torch_data import MERDataset
+    from hsta_edu.pretrained import load_pretrained
+
+    png = tmp_path / "explain.png"
+    assert main(["explain", "--model", "hsta-tiny-synthme", "--data", str(SAMPLES), "--clip", "3",
+                 "--out", str(png)]) == 0
+    captured = capsys.readouterr()
+    assert png.stat().st_size > 0 and "note:" not in captured.err   # the data were prepared as it was trained
+    model, info = load_pretrained("hsta-tiny-synthme")
+    ds = MERDataset(load_dataset(SAMPLES, scheme="megc3"), info["prep"], None, train=False)
+    video, special, label = ds[3]
+    with torch.no_grad():
+        expected = info["classes"][int(model(video[None], special[None]).argmax(-1))]
+    assert f"true {ds.classes[int(label)]}, predicted {expected};" in captured.out
+    assert main(["explain", "--model", "no-such-model", "--data", str(SAMPLES), "--out", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert "no such file, and not the name of a pretrained model" in err and "hsta-tiny-synthme" in err
 
 
 @needs_samples

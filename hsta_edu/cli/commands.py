@@ -194,6 +194,24 @@ def _stored_classes(path: Any, meta: dict[str, Any], model: Any, data_classes: l
     return classes
 
 
+def _load_explained(where: str) -> tuple[Any, dict[str, Any]]:
+    """``explain --model``: a ``model.pt`` file, else a shipped pretrained model's name (the one
+    ``demo`` scores); its preprocessing and classes in the form a ``model.pt`` stores them."""
+    from pathlib import Path
+
+    from ..pretrained import list_pretrained, load_pretrained
+    from ..train import load_model
+
+    if Path(where).exists():
+        return load_model(where)
+    names = list_pretrained()
+    if where not in names:
+        raise ConfigError(f"--model {where}: no such file, and not the name of a pretrained model "
+                          f"(those shipped: {', '.join(names) or 'none'})")
+    model, info = load_pretrained(where)
+    return model, {"classes": info["classes"], "extra": {"prep": info["prep"].to_dict()}}
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     try:
         from ..explain import explain_maps, overlay
@@ -202,10 +220,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from ..train import load_model
     from ..viz import save_figure
 
-    model, meta = load_model(args.model)
+    model, meta = _load_explained(args.model)
     model.eval()
     _, prep, ds, _ = _datasets(args, model.config, progress=False)
     _use_stored_prep(args, model, meta, prep)

@@ -132,7 +132,8 @@ def _add_result_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("explain", help="attention / attribution maps of one clip from a trained model")
-    p.add_argument("--model", required=True, help="model.pt written by `hsta-edu train`")
+    p.add_argument("--model", required=True,
+                   help="model.pt written by `hsta-edu train`, or a pretrained name (hsta_edu.list_pretrained())")
     _add_data(p)
     p.add_argument("--clip", default=None, help="clip uid (dataset/subject/clip_id) or index; default: first")
     p.add_argument("--method", default="rollout", help="rollout, cls, csta, integrated_gradients, ...")
