@@ -153,7 +153,9 @@ def _add_result_commands(sub: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``hsta-edu`` parser; its description is the first paragraph of the package docstring."""
     from . import __doc__ as doc
-    parser = argparse.ArgumentParser(prog="hsta-edu", description=doc.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="hsta-edu", description=doc.split("\n\n")[0].replace("``", ""),
+                                     epilog="`hsta-edu COMMAND --help` for a command's options; errors end with "
+                                            "one line and exit status 2")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_commands(sub)
     _add_protocol_commands(sub)
