@@ -61,6 +61,15 @@ def test_synth_subcommand_shares_the_options_of_python_m_synth():
     assert synth_config(build_parser().parse_args(["synth", "--out", "x", "--preset", "samples"])) == SAMPLES_CONFIG
 
 
+def test_synth_then_prepare_run_through_main(tmp_path, capsys):
+    """The README's first two commands, end to end (synth's --preset names a SynthME preset, not a
+    model: the model-option checks must leave it alone)."""
+    assert main(["synth", "--out", str(tmp_path / "s"), "--preset", "samples", "--subjects", "2", "--no-progress"]) == 0
+    assert json.loads((tmp_path / "s" / "synthme.json").read_text())["n_clips"] == 12
+    assert main(["prepare", "--data", str(tmp_path / "s"), "--cache", str(tmp_path / "c"), "--no-progress"]) == 0
+    assert "prepared 12 clips" in capsys.readouterr().out
+
+
 @needs_samples
 def test_loso_json_end_to_end_on_data_samples(tmp_path):
     """The console command as a user runs it: last stdout line is one JSON object."""

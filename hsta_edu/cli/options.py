@@ -96,7 +96,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         blocked = next((a for a in Path(path).parents if a.exists() and not a.is_dir()), None) if path else None
         if blocked is not None:
             raise ConfigError(f"--{flag} {path}: {blocked} is a file, so no folder can be made there")
-    if hasattr(args, "preset") and args.command != "explain":
+    if hasattr(args, "overrides") and hasattr(args, "no_usta"):   # a command with model options (not synth's --preset)
         _probe_config(args)
 
 
