@@ -193,7 +193,8 @@ def test_jobs_runs_folds_in_worker_processes_with_the_sequential_results(tmp_pat
 def test_lodo_and_macro_extra_are_exposed_with_clear_errors(tmp_path, capsys):
     # data_samples is one corpus: leave-one-dataset-out says what it needs, before any training
     assert main(["lodo", "--data", str(SAMPLES), "--epochs", "1", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
-    assert "at least 2 datasets" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "at least 2 datasets, got ['synthme']" in err and "np.str_" not in err
     assert main(["loso", "--data", str(SAMPLES), "--macro-extra", "--no-progress"]) == 2
     assert "--macro-extra needs a CAS(ME)^3 folder" in capsys.readouterr().err
     helps = build_parser().format_help()

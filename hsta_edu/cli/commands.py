@@ -134,7 +134,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if "val_uf1" in result.history:
         summary["val_uf1_last"] = float(result.history["val_uf1"].dropna().iloc[-1])
     atomic_write_json(out / "train_summary.json", summary)
-    print(f"trained {summary['epochs']} epochs on {summary['n_train']} clips ({result.device}); "
+    print(f"trained {summary['epochs']} epoch{'s' if summary['epochs'] != 1 else ''} on {summary['n_train']} clips ({result.device}); "
           f"final loss {summary['final_loss']:.4f}; model saved to {summary['model']}")
     _emit(summary, args.json)
     return 0

@@ -113,7 +113,7 @@ class LODO(Protocol):
         labels, groups = self._check(labels, groups)
         datasets = np.asarray([dataset_of(g) for g in groups])
         if len(set(datasets)) < 2:
-            raise DataError(f"leave-one-dataset-out needs clips of at least 2 datasets, got {sorted(set(datasets))} "
+            raise DataError(f"leave-one-dataset-out needs clips of at least 2 datasets, got {sorted(set(datasets.tolist()))} "
                             "(load the MEGC2019 composite, or concatenate corpora)")
         return [Fold(i, str(datasets[te[0]]), tr, te)
                 for i, (tr, te) in enumerate(LeaveOneGroupOut().split(np.zeros(len(labels)), labels, datasets))]
