@@ -182,7 +182,7 @@ def prepare_run(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.
         raise DataError("train_dataset must hold the same clips in the same order as dataset")
     extra = train_only_mask(dataset, train_only)
     folds = protocol_folds(protocol, labels, _groups(dataset), extra)
-    fold_cfg = replace(cfg, select="best_val") if val_subjects else cfg
+    fold_cfg = _fold_config(cfg, val_subjects)
     info = dict(info or {})
     if "model" not in info:
         import torch
@@ -196,13 +196,17 @@ def prepare_run(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.
     return PreparedRun(run_dir, folds, fold_cfg, extra, config)
 
 
+def _fold_config(cfg: TrainConfig, val_subjects: float) -> TrainConfig:
+    """The recipe every fold trains with: validation subjects select the best epoch on them."""
+    return replace(cfg, select="best_val") if val_subjects else cfg
+
+
 def _check_prepared(run: PreparedRun, run_dir: str | Path, protocol: Protocol, cfg: TrainConfig,
                     val_subjects: float) -> PreparedRun:
     """``run_protocol(prepared=...)``: the prepared run must be the one these arguments describe."""
-    fold_cfg = replace(cfg, select="best_val") if val_subjects else cfg
     same = (Path(run_dir).resolve() == run.run_dir.resolve()
             and run.config["identity"]["protocol"] == protocol.to_dict()
-            and run.config["identity"]["train_config"] == fold_cfg.recipe_dict()
+            and run.config["identity"]["train_config"] == _fold_config(cfg, val_subjects).recipe_dict()
             and run.config["identity"]["val_subjects"] == val_subjects)
     if not same:
         raise ConfigError(f"prepared= was made for another run (folder {run.run_dir}, protocol "
