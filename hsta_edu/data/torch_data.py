@@ -18,6 +18,7 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 from ..errors import ConfigError, DataError
 from .clip import DatasetIndex
 from .prep import CacheStats, PreparedClip, PrepConfig, assemble, load_or_prepare, prepare_index
+from .prep.tensors import assemble_batch
 
 
 class MERDataset(Dataset):
@@ -84,6 +85,20 @@ class MERDataset(Dataset):
         video, special = assemble(self.prepared(i), self.prep_cfg, train=self.train, generator=self.generator,
                                   where=self.index.clips[i].uid)
         return video, special, torch.tensor(self.labels[i], dtype=torch.int64)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """A batch's items, as ``[self[i] for i in indices]`` gives them (the same values and random
+        draws, bit for bit), assembled at once at train time (`assemble_batch`): the loader's
+        per-item overhead. ``DataLoader`` calls this for each batch, then collates as usual."""
+        if not self.train or len(indices) < 2:
+            return [self[i] for i in indices]
+        bad = [i for i in indices if not -len(self) <= i < len(self)]
+        if bad:
+            raise IndexError(f"index {bad[0]} out of range for {len(self)} clips")
+        idx = [i % len(self) for i in indices]
+        video, special = assemble_batch([self.prepared(i) for i in idx], self.prep_cfg, train=True,
+                                        generator=self.generator, where=[self.index.clips[i].uid for i in idx])
+        return [(v, s, torch.tensor(self.labels[i], dtype=torch.int64)) for v, s, i in zip(video, special, idx, strict=True)]
 
     def train_view(self) -> MERDataset:
         """The same clips with train-time sampling and augmentation, sharing the decoded clips."""

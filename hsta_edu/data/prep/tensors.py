@@ -4,6 +4,7 @@ contract (docs/interfaces.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -174,3 +175,101 @@ def prepare_clip(clip: Clip, cfg: PrepConfig, *, train: bool = False,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One clip to the model's inputs: ``(video (3, T, S, S), special (3, 2, S, S))`` float32, no cache."""
     return assemble(load_prepared(clip, cfg), cfg, train=train, generator=generator, where=clip.uid)
+
+
+def _move_into(dst: np.ndarray, src: np.ndarray, aug: dict[str, Any]) -> None:
+    """``dst[...] = src`` moved as `_apply_augment` moves it (mirror, then shift with the edges
+    replicated) on the last two axes: slice copies, which also transpose when ``src`` is a
+    transposed view. The same pixels as gathering ``src[clamp(i - dy), clamp(j - dx)]``."""
+    if aug.get("flip"):
+        src = src[..., ::-1]
+    dy, dx = aug.get("dy", 0), aug.get("dx", 0)
+    h, w = src.shape[-2:]
+    if abs(dy) >= h or abs(dx) >= w:   # shifted out entirely: every pixel repeats an edge
+        iy, ix = np.clip(np.arange(h) - dy, 0, h - 1), np.clip(np.arange(w) - dx, 0, w - 1)
+        dst[...] = src[..., iy, :][..., ix]
+        return
+    r0, r1, c0, c1 = max(dy, 0), h + min(dy, 0), max(dx, 0), w + min(dx, 0)
+    dst[..., r0:r1, c0:c1] = src[..., r0 - dy:r1 - dy, c0 - dx:c1 - dx]
+    dst[..., r0:r1, :c0] = dst[..., r0:r1, c0:c0 + 1]
+    dst[..., r0:r1, c1:] = dst[..., r0:r1, c1 - 1:c1]
+    dst[..., :r0, :] = dst[..., r0:r0 + 1, :]
+    dst[..., r1:, :] = dst[..., r1 - 1:r1, :]
+
+
+def _batch_flow(prepared: Sequence[PreparedClip], augs: list[dict[str, Any]], cfg: PrepConfig,
+                where: Sequence[str]) -> torch.Tensor:
+    """(B, 3, S, S) flow channels (u, v, |flow|) of `assemble`, moved per clip, for a batch."""
+    scale, S = 100.0 / cfg.img_size, cfg.img_size
+    channels = np.empty((len(prepared), 3, S, S), np.float32)
+    for b, (p, aug, name) in enumerate(zip(prepared, augs, where, strict=True)):
+        if p.flow is None:
+            raise DataError(f"{name}: flow mode but the prepared clip has no flow")
+        moved = bool(aug.get("flip") or "dy" in aug)
+        _move_into(channels[b, :2], p.flow.transpose(2, 0, 1), aug)
+        _move_into(channels[b, 2:], _flow_channels(p, scale, moved)[1].numpy(), aug)
+    second = torch.from_numpy(channels)
+    second[:, :2].mul_(scale)
+    mirrored = [b for b, aug in enumerate(augs) if aug.get("flip")]
+    if mirrored:   # a mirror negates u
+        second[mirrored, 0] = -second[mirrored, 0]
+    second.clamp_(-cfg.flow_clip, cfg.flow_clip)
+    if not torch.isfinite(second.sum()):
+        bad = next((n for n, s in zip(where, second, strict=True) if not torch.isfinite(s).all()), None)
+        if bad is not None:
+            raise DataError(f"{bad}: optical flow holds NaN or infinite values")
+    return second
+
+
+def assemble_batch(prepared: Sequence[PreparedClip], cfg: PrepConfig, *, train: bool = False,
+                   generator: torch.Generator | None = None,
+                   where: Sequence[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`assemble` for a batch of clips at once: ``video`` (B, 3, T, S, S) and ``special``
+    (B, 3, 2, S', S'), equal bit for bit to stacking ``assemble`` of each clip in turn, with the
+    same random draws in the same order (tested). Mirrors and shifts move the uint8 pixels (which
+    commutes with the per-pixel arithmetic) as they are copied channels-first into one batch
+    buffer, and every arithmetic step runs once for the batch instead of once per clip.
+    ``clip_norm`` (a per-clip statistic) assembles clip by clip."""
+    where = [f"clip {b}" for b in range(len(prepared))] if where is None else list(where)
+    if not prepared:
+        raise DataError("assemble_batch: no clips")
+    if cfg.clip_norm:
+        pairs = [assemble(p, cfg, train=train, generator=generator, where=w) for p, w in zip(prepared, where, strict=True)]
+        return torch.stack([v for v, _ in pairs]), torch.stack([s for _, s in pairs])
+    T, S = cfg.num_frames, cfg.img_size
+    images = np.empty((len(prepared), 3, T + 2, S, S), np.uint8)
+    augs = []
+    for b, (p, name) in enumerate(zip(prepared, where, strict=True)):   # the draws of `assemble`, clip by clip
+        pos = sample_pool_positions(T, cfg.pool_factor, generator, jitter=train and cfg.jitter)
+        if p.pool.shape[0] != cfg.pool_size or p.pool.shape[1:] != (S, S, 3):
+            raise DataError(f"{name}: prepared pool has shape {p.pool.shape}, expected {(cfg.pool_size, S, S, 3)}")
+        augs.append(augment_params(cfg, generator) if train else {})
+        _move_into(images[b, :, :T], p.pool[pos].transpose(3, 0, 1, 2), augs[-1])
+        _move_into(images[b, :, T], p.onset.transpose(2, 0, 1), augs[-1])
+        _move_into(images[b, :, T + 1], p.apex.transpose(2, 0, 1), augs[-1])
+    # in place where the result is the same: a fresh multi-megabyte tensor per step costs page faults
+    x = torch.from_numpy(images).float()                                     # B, 3, T+2, S, S
+    if train and cfg.photometric:
+        gain = torch.tensor([a["gain"] for a in augs], dtype=torch.float32).view(-1, 1, 1, 1, 1)
+        offset = torch.tensor([a["offset"] for a in augs], dtype=torch.float32).view(-1, 1, 1, 1, 1)
+        x.mul_(gain).add_(offset)
+    scale, bias = _norm_affine(cfg.normalisation, 4)
+    plain = [b for b, a in enumerate(augs) if not a]   # `assemble`'s undisturbed clips: one fused multiply-add
+    if len(plain) == len(augs):
+        x = torch.addcmul(bias, x, scale)
+    else:
+        kept = torch.addcmul(bias, x[plain], scale) if plain else None
+        x.mul_(scale).add_(bias)
+        if kept is not None:
+            x[plain] = kept
+    onset_n, apex_n = x[:, :, T], x[:, :, T + 1]
+    if cfg.representation == "difference":
+        video = torch.sub(x[:, :, :T], onset_n[:, :, None]).mul_(cfg.difference_scale)
+        apex_n.sub_(onset_n).mul_(cfg.difference_scale)
+    else:
+        video = x[:, :, :T].contiguous()
+    second = _batch_flow(prepared, augs, cfg, where) if cfg.special == "flow" else apex_n
+    special = torch.stack([onset_n, second], dim=2)
+    if cfg.special_size:
+        special = special[..., : cfg.special_size, : cfg.special_size].contiguous()
+    return video, special
