@@ -398,13 +398,16 @@ def _interruptible(step: Callable[..., Any], epoch: int, epochs: int, *args: Any
 
 def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
           val_dataset: Dataset | None = None, checkpoint_dir: str | Path | None = None,
-          resume: bool = True, callback: Callable[[dict[str, Any]], None] | None = None,
-          desc: str = "train") -> TrainResult:
+          checkpoint_every: float = 0.0, resume: bool = True,
+          callback: Callable[[dict[str, Any]], None] | None = None, desc: str = "train") -> TrainResult:
     """Train ``model`` on ``dataset`` items ``(video, special, label)``; returns a `TrainResult`.
 
     ``checkpoint_dir``: where ``last.pt`` is written atomically after every epoch; with
     ``resume=True`` an existing ``last.pt`` there is loaded first and training continues
-    from the epoch after it (a finished run returns at once). ``val_dataset`` (drawn from
+    from the epoch after it (a finished run returns at once). ``checkpoint_every`` > 0 writes it
+    only once that many seconds have passed since the last write (and always after the last
+    epoch): a small model's epochs take a second or two, and a checkpoint each costs a few percent
+    of the run; an interrupted run then repeats at most that much training, to the same result. ``val_dataset`` (drawn from
     training subjects only) is scored every ``cfg.eval_every`` epochs; with
     ``cfg.select == "best_val"`` the weights of the best validation UF1 are returned.
     The model is left on the chosen device. Seeds: call `set_seed` before building the model
@@ -412,6 +415,8 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
     """
     cfg = cfg or TrainConfig()
     _check_inputs(model, dataset, cfg, val_dataset)
+    if not checkpoint_every >= 0:
+        raise ConfigError(f"checkpoint_every={checkpoint_every}: must be >= 0 seconds")
     run = _set_up(model, dataset, cfg)
     run.identity = training_identity(model, dataset, dataset_labels(dataset), cfg.recipe_dict())
     ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
@@ -419,6 +424,7 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
         _resume(run, cfg, ckpt_path)
     bar = progress_bar(range(run.start_epoch, cfg.epochs), desc=desc, enabled=cfg.progress, leave=False,
                        unit="epoch", initial=run.start_epoch, total=cfg.epochs)
+    last_write = time.time()
     for epoch in bar:
         row = _interruptible(_train_epoch, epoch, cfg.epochs, run, cfg, epoch)
         if val_dataset is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
@@ -426,11 +432,13 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
         run.history.append(row)
         bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.2f}")
         if ckpt_path is not None:
-            if run.dist.is_main:   # under torchrun rank 0 writes, the others wait for the file
+            due = epoch + 1 == cfg.epochs or time.time() - last_write >= checkpoint_every
+            if run.dist.is_main and due:   # under torchrun rank 0 writes, the others wait for the file
                 _write_checkpoint(run, cfg, epoch, ckpt_path)
+                last_write = time.time()
             barrier(run.dist)
         if callback is not None:
-            callback(row)  # after the checkpoint: a callback that stops the run loses nothing
+            callback(row)  # after the checkpoint: with checkpoint_every=0 a callback that stops the run loses nothing
     bar.close()
     return _finish(run, cfg, ckpt_path)
 

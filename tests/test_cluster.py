@@ -64,7 +64,7 @@ def test_local_launcher_runs_two_folds_and_report_merges_them(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_killed_fold_task_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
-    common = ["kfold", "--k", "2", "--data", str(SAMPLES), "--epochs", "40", "--no-progress",
+    common = ["kfold", "--k", "2", "--data", str(SAMPLES), "--epochs", "40", "--no-progress", "--checkpoint-every", "0",
               "--cache", str(tmp_path / "cache")]
     run = tmp_path / "run"
     assert main([*common, "--out", str(run), "--shard", "1/2"]) == 0      # writes the run folder; fold 1 only

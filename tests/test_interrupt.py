@@ -19,7 +19,7 @@ SAMPLES = ROOT / "data_samples"
 def test_sigint_is_one_line_and_the_rerun_resumes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "hsta_edu.cli", "loso", "--data", str(SAMPLES), "--epochs", "30", "--threads", "1",
-           "--prep", "register=none", "--prep", "magnify=0", "--no-progress", "--out", str(out)]
+           "--prep", "register=none", "--prep", "magnify=0", "--no-progress", "--checkpoint-every", "0", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     ckpt_dir = out / "checkpoints"
     deadline = time.time() + 120

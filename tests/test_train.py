@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -160,6 +161,47 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
     # a finished run resumes to the end at once
     again = train(fresh_model(seed=5), ds, c, checkpoint_dir=tmp_path / "b")
     assert again.resumed_from == 3
+
+
+def test_checkpoint_every_writes_less_often_and_the_result_is_the_same(tmp_path, monkeypatch):
+    import hsta_edu.train as train_module
+    written = []
+    real = train_module._write_checkpoint
+    monkeypatch.setattr(train_module, "_write_checkpoint",
+                        lambda run, c, epoch, path: (written.append(epoch + 1), real(run, c, epoch, path)))
+    ds, c = ToyClips(n=20), cfg(epochs=4)
+    every = train(fresh_model(), ds, c, checkpoint_dir=tmp_path / "a").model.state_dict()
+    assert written == [1, 2, 3, 4]                        # the default: after every epoch
+    written.clear()
+    sparse = train(fresh_model(), ds, c, checkpoint_dir=tmp_path / "b", checkpoint_every=3600).model.state_dict()
+    assert written == [4]                                 # only the last epoch within the hour
+    assert all(torch.equal(every[k], sparse[k]) for k in every)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(row):
+        if row["epoch"] == 3:
+            raise Stop
+
+    written.clear()
+    with pytest.raises(Stop):
+        train(fresh_model(), ds, c, checkpoint_dir=tmp_path / "c", checkpoint_every=3600, callback=stop_at_3)
+    assert written == [] and not (tmp_path / "c" / "last.pt").exists()   # stopped before any was due
+    now = [0.0]                                           # a clock on which every epoch takes 6 s
+    epoch_fn = train_module._train_epoch
+    monkeypatch.setattr(train_module, "time", SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(train_module, "_train_epoch", lambda *a: (now.__setitem__(0, now[0] + 6), epoch_fn(*a))[1])
+    written.clear()
+    with pytest.raises(Stop):
+        train(fresh_model(), ds, c, checkpoint_dir=tmp_path / "d", checkpoint_every=10, callback=stop_at_3)
+    assert written == [2]                                 # 12 s after the start; epoch 3 came 6 s after that
+    monkeypatch.undo()
+    resumed = train(fresh_model(seed=7), ds, c, checkpoint_dir=tmp_path / "d")
+    assert resumed.resumed_from == written[-1]            # repeats the epochs after it, to the same weights
+    assert all(torch.equal(every[k], v) for k, v in resumed.model.state_dict().items())
+    with pytest.raises(ConfigError, match="checkpoint_every=-1"):
+        train(fresh_model(), ds, c, checkpoint_dir=tmp_path / "e", checkpoint_every=-1)
 
 
 KILL_SCRIPT = textwrap.dedent("""

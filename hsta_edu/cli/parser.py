@@ -78,6 +78,9 @@ def _add_protocol(p: argparse.ArgumentParser) -> None:
                    help="pick the epoch on this fraction (or number) of held-out TRAINING subjects; "
                         "0 = fixed epoch budget (default)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep each fold's last checkpoint")
+    p.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                   help="write a fold's checkpoint at most this often, and after its last epoch; a killed "
+                        "fold resumes from it (default 60; 0 = after every epoch)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete the run folder's results first (a folder holding another run is refused otherwise)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")

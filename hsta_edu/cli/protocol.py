@@ -59,6 +59,7 @@ def _cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     else:
         result = run_protocol(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, shard=args.shard,
                               val_subjects=args.val_subjects, info=info, keep_checkpoints=args.keep_checkpoints,
+                              checkpoint_every=args.checkpoint_every,
                               progress=not args.no_progress, jobs=args.jobs, prepared=run)
     summary = result.summary()
     summary["seconds"] = time.time() - t0

@@ -81,7 +81,7 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
                  info: dict[str, Any] | None = None, keep_checkpoints: bool = False,
                  progress: bool | None = None, train_only: Sequence[bool] | bool | None = None,
                  jobs: int = 1, threads: int | None = None, overwrite: bool = False,
-                 prepared: PreparedRun | None = None) -> RunResult:
+                 prepared: PreparedRun | None = None, checkpoint_every: float = 60.0) -> RunResult:
     """Run ``protocol`` over ``dataset`` into ``run_dir``; each fold is an independent job.
 
     ``dataset`` is the deterministic view (``MERDataset(..., train=False)``): test clips and
@@ -93,7 +93,9 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     subjects as a validation set and sets ``select="best_val"``; 0 keeps a fixed epoch budget.
     ``shard=(i, n)`` runs the i-th of n balanced slices (`shard_folds`; fold i alone when n is at
     least the number of folds). Finished folds (their JSON file
-    exists) are skipped; an interrupted fold resumes from its last epoch checkpoint.
+    exists) are skipped; an interrupted fold resumes from its last checkpoint, written at most every
+    ``checkpoint_every`` seconds (`train`; 0: after every epoch) and deleted when the fold ends
+    unless ``keep_checkpoints``.
     ``info`` (model preset and options, data, preprocessing) is stored in ``config.json``, and
     its ``model`` and ``prep`` entries join the run's fingerprint (see `prepare_run`): a run folder
     holding another run is refused, naming what differs, rather than mixed; ``overwrite=True``
@@ -113,6 +115,8 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     shard = parse_shard(shard)
     if int(jobs) < 1:
         raise ConfigError(f"jobs={jobs}: must be >= 1")
+    if not checkpoint_every >= 0:
+        raise ConfigError(f"checkpoint_every={checkpoint_every}: must be >= 0 seconds")
     progress = cfg.progress if progress is None else progress
     if prepared is None:
         run = prepare_run(dataset, protocol, model_fn, cfg, run_dir, train_dataset=train_dataset,
@@ -127,7 +131,8 @@ def run_protocol(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn
     display = FoldDisplay(len(mine), len(mine) - len(todo), desc=f"{protocol.name} folds", enabled=progress)
     job = partial(_fold_job, dataset=dataset, train_dataset=train_dataset, model_fn=model_fn, run_dir=run_dir,
                   labels=labels, groups=groups, uids=uids, protocol=protocol, val_subjects=val_subjects,
-                  keep_checkpoints=keep_checkpoints, extra=extra, run_id=run.config["run_id"])
+                  keep_checkpoints=keep_checkpoints, extra=extra, run_id=run.config["run_id"],
+                  checkpoint_every=checkpoint_every)
     try:
         if int(jobs) > 1 and len(todo) > 1:
             run_fold_jobs(todo, job, fold_cfg, int(jobs), display, threads=threads)
@@ -294,15 +299,15 @@ def _val_split(train_idx: np.ndarray, groups: Sequence[str], val_subjects: float
 
 def _fold_job(fold: Fold, cfg: TrainConfig, *, dataset, train_dataset, model_fn, run_dir: Path, labels, groups,
               uids, protocol: Protocol, val_subjects: float, keep_checkpoints: bool, extra: np.ndarray,
-              run_id: str | None = None, progress: bool = False) -> None:
+              run_id: str | None = None, progress: bool = False, checkpoint_every: float = 0.0) -> None:
     """One fold as a job (what a worker process runs): `_run_fold` with the run's fixed arguments."""
     _run_fold(dataset, train_dataset, fold, model_fn, cfg, run_dir, labels, groups, uids, protocol,
-              val_subjects, keep_checkpoints, progress, extra, run_id)
+              val_subjects, keep_checkpoints, progress, extra, run_id, checkpoint_every)
 
 
 def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, run_dir: Path, labels, groups,
               uids, protocol: Protocol, val_subjects: float, keep_checkpoints: bool, progress: bool,
-              extra: np.ndarray | None = None, run_id: str | None = None) -> None:
+              extra: np.ndarray | None = None, run_id: str | None = None, checkpoint_every: float = 0.0) -> None:
     t0 = time.time()
     train_groups = sorted({groups[i] for i in fold.train})
     test_groups = sorted({groups[i] for i in fold.test})
@@ -330,6 +335,7 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
     ckpt_dir = run_dir / "checkpoints" / f"fold_{fold.index:03d}"
     try:
         result = train(model, Subset(train_dataset, train_idx.tolist()), fold_cfg, checkpoint_dir=ckpt_dir,
+                       checkpoint_every=checkpoint_every,
                        val_dataset=Subset(dataset, val_idx.tolist()) if len(val_idx) else None,
                        desc=f"fold {fold.name}")
     except Interrupted as exc:

@@ -71,6 +71,11 @@ def c_prediction_outside_classes(tmp: Path):
     merge_run(tmp / "run")
 
 
+def c_negative_checkpoint_interval(tmp: Path):
+    run_protocol(_toy(), LOSO(), lambda: create_model("hsta-tiny", **TINY), recipe("fast", **_CFG), tmp / "run",
+                 checkpoint_every=-5)
+
+
 def c_unknown_device(tmp: Path):
     pick_device("foo")
 
@@ -110,6 +115,7 @@ RUN_CASES: list[Case] = [
          c_corrupt_run_config),
     Case("fold record `{}` - `merge_run`", "error", "fold_001.json is not a fold record", c_empty_fold_record),
     Case("fold prediction outside the classes - `merge_run`", "error", "class index 5", c_prediction_outside_classes),
+    Case("`--checkpoint-every -5` - `run_protocol`", "error", "checkpoint_every=-5", c_negative_checkpoint_interval),
     Case("`--device foo` - `pick_device`", "error", "'foo'", c_unknown_device),
     Case("`--device cuda` on a machine without that GPU - `pick_device`", "error", "cuda", c_missing_gpu),
     Case("frame folder without read permission - `load_dataset`", "drop", "Permission denied",
