@@ -171,6 +171,11 @@ def test_jobs_runs_folds_in_worker_processes_with_the_sequential_results(tmp_pat
     seq = last_json(capsys.readouterr().out)
     assert main([*common, "--out", str(tmp_path / "par"), "--jobs", "2"]) == 0
     captured = capsys.readouterr()
+    import multiprocessing
+
+    from hsta_edu.forkserver import start_method
+    # the workers came from the fork server the command line warmed at its start (where the OS has one)
+    assert start_method() == ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     par = last_json(captured.out)
     # one display: not a terminal here, so one plain line per fold and no bar fragments
     assert "2 worker processes" in captured.err and captured.err.count("/4] fold") == 4

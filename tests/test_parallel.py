@@ -130,6 +130,10 @@ from hsta_edu.evaluate import LOSO, run_protocol
 from hsta_edu.train import recipe
 from tests.configs import TINY_16PX_2FRAMES_1STAGE
 
+if sys.argv[2] == "warm":   # workers forked from the command line's fork server
+    from hsta_edu.forkserver import warm_workers
+    assert warm_workers()
+
 class Slow(Dataset):
     groups = [f"d/s{i % 3}" for i in range(12)]
     labels = np.arange(12) % 3
@@ -146,9 +150,10 @@ run_protocol(Slow(), LOSO(), lambda: create_model("hsta-tiny", **TINY_16PX_2FRAM
 """
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
-def test_no_orphan_workers_when_the_parent_is_stopped(tmp_path, sig):
-    """A LOSO with --jobs stopped by `kill` (SIGTERM) or `kill -9` takes its workers with it."""
+@pytest.mark.parametrize(("sig", "start"), [("SIGTERM", "spawn"), ("SIGKILL", "spawn"), ("SIGKILL", "warm")])
+def test_no_orphan_workers_when_the_parent_is_stopped(tmp_path, sig, start):
+    """A LOSO with --jobs stopped by `kill` (SIGTERM) or `kill -9` takes its workers with it (and,
+    with the command line's warm start, the fork server they came from)."""
     import os
     import signal
     import subprocess
@@ -158,7 +163,9 @@ def test_no_orphan_workers_when_the_parent_is_stopped(tmp_path, sig):
 
     psutil = pytest.importorskip("psutil")
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, str(tmp_path / "run")], cwd=root,
+    if start == "warm" and "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("no fork server on this OS")
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, str(tmp_path / "run"), start], cwd=root,
                             env={**os.environ, "PYTHONPATH": str(root)}, stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(proc.pid)
     deadline = time.time() + 120
@@ -176,3 +183,30 @@ def test_no_orphan_workers_when_the_parent_is_stopped(tmp_path, sig):
     assert not alive, f"{len(alive)} worker(s) still running after {sig} of the parent"
     if sig == "SIGTERM":
         assert rc == 143 and "terminated (SIGTERM)" in proc.stderr.read()
+
+
+def test_the_warm_fork_server_holds_torch_but_not_opencv():
+    """Workers forked from it start as clean as spawned ones: no OpenCV (its threads do not survive
+    a fork), no CUDA; the imports a worker needs are already done."""
+    import multiprocessing
+    import subprocess
+    import sys
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this OS")
+    script = """
+import os, sys, time
+import multiprocessing.forkserver as fs
+from hsta_edu.forkserver import WORKER_MODULES, start_method, warm_workers
+assert start_method() == "spawn" and warm_workers() and start_method() == "forkserver"
+pid = fs._forkserver._forkserver_pid
+deadline = time.time() + 120
+while time.time() < deadline and "libtorch_cpu" not in open(f"/proc/{pid}/maps").read():
+    time.sleep(0.2)
+time.sleep(3)   # the rest of WORKER_MODULES
+maps = open(f"/proc/{pid}/maps").read()
+print("torch" if "libtorch_cpu" in maps else "-", "cv2" if "cv2" in maps else "-", "cuda" if "libcuda.so" in maps else "-")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["torch", "-", "-"]

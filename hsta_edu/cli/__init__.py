@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hsta-edu``; returns the exit status."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if getattr(args, "jobs", 1) > 1 and not getattr(args, "launcher", None):
+        from ..forkserver import warm_workers
+        warm_workers()   # the workers' imports, on another core, while this process loads the data
     try:
         if hasattr(args, "video_only"):  # check flag combinations before any data is read
             _args_ablations(args)

@@ -1,7 +1,10 @@
 """Folds in parallel on one machine, and one progress display for a whole run.
 
 `run_fold_jobs` runs a protocol's folds in ``jobs`` worker processes (`concurrent.futures` with
-the *spawn* start method, so CUDA and OpenMP start clean in each worker), the largest fold first
+the *spawn* start method, so CUDA and OpenMP start clean in each worker; or, after `hsta_edu.forkserver.warm_workers`,
+forked from a clean fork server that imported torch and this package while the caller was still
+starting up, which the command line does: a worker then starts in a fraction of a second instead
+of importing everything again), the largest fold first
 (folds with more clips take longer, so they start early and the run ends evenly). Each CPU
 worker gets its share of the cores (``torch.set_num_threads``); on a machine with GPUs each worker
 takes one GPU. The datasets, the model builder and the recipe travel to every worker once, with
@@ -29,10 +32,12 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from ..errors import DataError, HSTAError
+from ..forkserver import start_method
 from ..progress import is_terminal
 from .protocols import Fold, fold_cost
 
 __all__ = ["FoldDisplay", "fold_order", "run_fold_jobs", "available_cpus"]
+
 
 
 def available_cpus() -> int:
@@ -92,26 +97,31 @@ class FoldDisplay:
 _WORK: dict[str, Any] = {}
 
 
-def _init_worker(payload: bytes, threads: int, devices: Any, parent: int) -> None:
+def _init_worker(payload: bytes, threads: int, devices: Any) -> None:
     import cloudpickle
     import torch
 
     torch.set_num_threads(threads)
-    _watch_parent(parent)   # the parent's id as it sent it: it may be gone before this worker got here
+    _watch_parent()
     _WORK.clear()
     _WORK.update(cloudpickle.loads(payload))
     if devices is not None:
         _WORK["device"] = devices.get()
 
 
-def _watch_parent(parent: int, every: float = 0.5) -> None:
-    """End this worker when its parent process is gone (killed with SIGKILL, say), instead of
-    training on as an orphan: a daemon thread polls the parent id."""
+def _watch_parent() -> None:
+    """End this worker when the run's process is gone (killed with SIGKILL, say), instead of
+    training on as an orphan: a daemon thread waits on multiprocessing's parent sentinel, which
+    closes when that process ends, spawned or forked from the fork server alike (a forked worker's
+    OS parent is the fork server, which in turn stays up while a worker holds its pipe), and even
+    when it ended before this worker got here."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
     def watch() -> None:
-        while True:
-            time.sleep(every)
-            if os.getppid() != parent:
-                os._exit(1)
+        parent.join()
+        os._exit(1)
     threading.Thread(target=watch, name="hsta-parent-watch", daemon=True).start()
 
 
@@ -149,7 +159,8 @@ def run_fold_jobs(folds: Sequence[Fold], run_fold: Callable[[Fold, Any], None], 
     jobs = max(1, min(int(jobs), len(todo)))
     devices = _devices(cfg.device, jobs)
     threads = threads or (1 if devices else max(1, available_cpus() // jobs))
-    ctx = multiprocessing.get_context("spawn")
+    method = start_method()
+    ctx = multiprocessing.get_context(method)
     queue = None
     if devices is not None:
         queue = ctx.Manager().Queue()
@@ -161,7 +172,8 @@ def run_fold_jobs(folds: Sequence[Fold], run_fold: Callable[[Fold, Any], None], 
                                                f"{threads} thread(s) gives the same folds")
     display.note(f"{jobs} worker processes ({where}); {len(todo)} fold(s) to run, largest first")
     with _terminate_on_sigterm(), ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(payload, threads, queue, os.getpid())) as pool:
+            max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+            initargs=(payload, threads, queue)) as pool:
         pending = {pool.submit(_work_fold, f): f for f in todo}   # submitted largest first: started in order
         for f in todo[:jobs]:
             display.started(f)
