@@ -90,16 +90,41 @@ def test_align_records_residual_per_clip():
     assert info2 == {} and np.array_equal(out2, frames[1:])
 
 
-def test_robust_registration_follows_the_head_not_the_expression():
-    """A 3 px brow raise with a still head: plain ECC explains part of it as a global shift; the robust
-    re-estimation (moving regions left out) stays at the identity."""
-    cfg = SynthConfig(n_subjects=2, clips_per_class=1, seed=5, frame_size=(112, 112), face_size=88.0,
-                      amplitude=(3.0, 3.0))
+#: 24 still faces (seeds 1-12, two subjects each), each with a 3 px brow raise at the apex. Plain ECC
+#: explains part of the raise as a head shift (about 1 px); the robust re-estimation should not.
+_BROW_FACES = [(seed, subject) for seed in range(1, 13) for subject in range(2)]
+
+
+@pytest.fixture(scope="module")
+def brow_raise_shifts() -> tuple[np.ndarray, np.ndarray]:
+    """(plain, robust) estimated shift (px) of the onset -> apex registration of each `_BROW_FACES` face."""
     plain, robust = [], []
-    for subject in range(2):
+    for seed, subject in _BROW_FACES:
+        cfg = SynthConfig(n_subjects=2, clips_per_class=1, seed=seed, frame_size=(112, 112), face_size=88.0,
+                          amplitude=(3.0, 3.0))
         sc = render_clip(cfg, subject, "surprise", 0, distractors=False)
         apex = sc.frames[int(np.argmax(sc.intensity))]
         plain.append(register_image(sc.frames[0], apex, "euclidean", robust=0).shift)
         robust.append(register_image(sc.frames[0], apex, "euclidean").shift)
-    assert max(robust) < 0.15
-    assert min(plain) > 3 * max(robust)
+    return np.asarray(plain), np.asarray(robust)
+
+
+def test_robust_registration_follows_the_head_not_the_expression(brow_raise_shifts):
+    """The head is still, so the true shift is 0. Margins from the method, not one machine's bits: plain
+    ECC is pulled by a third of the 3 px raise (median about 1 px on every dispatch level tried); the
+    robust estimate, with the moving regions left out, stays at a tenth of a pixel on the typical face
+    (median about 0.03 px) and is at least twice as close to the truth as plain ECC on two faces of
+    three. The estimates of single faces are not asserted: on some faces the robust estimate fails and
+    which ones changes with the CPU's kernels (the test below)."""
+    plain, robust = brow_raise_shifts
+    assert np.median(plain) > 0.5, plain
+    assert np.median(robust) < 0.1, robust
+    assert np.mean(robust < plain / 2) >= 2 / 3, np.c_[plain, robust]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 26: on about 1 face in 5 the robust estimate is off by 0.5-3.3 px, "
+                                       "worse than plain ECC; registration that never hurts is that issue's work")
+def test_robust_registration_is_never_worse_than_plain(brow_raise_shifts):
+    """What registration should promise and does not yet: never worse than plain ECC by more than 0.1 px."""
+    plain, robust = brow_raise_shifts
+    assert np.all(robust <= plain + 0.1), np.c_[plain, robust]
