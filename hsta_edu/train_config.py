@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, check_fields
+from .typed_fields import check_field_types
 
 if TYPE_CHECKING:
     import torch
@@ -71,26 +72,29 @@ class TrainConfig:
     progress: bool = True                 # tqdm bars (terminal and notebook)
 
     def __post_init__(self) -> None:
+        check_field_types(self)   # the annotations above: epochs=2.5, balanced="no" or lr=nan is refused, named
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-        checks = [
-            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1),
-            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1),
-            ("lr", self.lr > 0), ("warmup_lr", self.warmup_lr >= 0), ("min_lr", self.min_lr >= 0),
-            ("warmup_epochs", self.warmup_epochs >= 0), ("weight_decay", self.weight_decay >= 0),
-            ("layer_decay", 0 < self.layer_decay <= 1),
-            ("schedule", self.schedule in ("cosine", "constant")),
-            ("loss", self.loss in ("ce", "mse")),
-            ("label_smoothing", 0 <= self.label_smoothing < 1),
-            ("drop_path", self.drop_path is None or 0 <= self.drop_path < 1),
-            ("grad_clip", self.grad_clip is None or self.grad_clip > 0),
-            ("amp", self.amp in AMP_MODES),
-            ("select", self.select in ("last", "best_val")),
-            ("eval_every", isinstance(self.eval_every, int) and self.eval_every >= 1),
-            ("num_workers", isinstance(self.num_workers, int) and self.num_workers >= 0),
+        checks = [   # (field, valid, what it must be); the types are already checked
+            ("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("lr", self.lr > 0, "> 0"), ("warmup_lr", self.warmup_lr >= 0, ">= 0"),
+            ("min_lr", self.min_lr >= 0, ">= 0"), ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("layer_decay", 0 < self.layer_decay <= 1, "in (0, 1]; 1 = off"),
+            ("schedule", self.schedule in ("cosine", "constant"), "'cosine' or 'constant'"),
+            ("loss", self.loss in ("ce", "mse"), "'ce' or 'mse'"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("drop_path", self.drop_path is None or 0 <= self.drop_path < 1, "None or in [0, 1)"),
+            ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "None or > 0"),
+            ("amp", self.amp in AMP_MODES, f"one of {list(AMP_MODES)}"),
+            ("select", self.select in ("last", "best_val"), "'last' or 'best_val'"),
+            ("eval_every", self.eval_every >= 1, ">= 1"),
+            ("num_workers", self.num_workers >= 0, ">= 0"),
+            ("betas", all(0 <= b < 1 for b in self.betas), "two numbers in [0, 1)"),
+            ("seed", self.seed >= 0, ">= 0"),
         ]
-        for name, ok in checks:
+        for name, ok, must in checks:
             if not ok:
-                raise ConfigError(f"TrainConfig.{name}={getattr(self, name)!r} is not valid")
+                raise ConfigError(f"TrainConfig.{name}={getattr(self, name)!r} is not valid: must be {must}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

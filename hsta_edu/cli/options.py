@@ -7,13 +7,12 @@ thing in ``train``, ``loso``/``lodo``/``kfold``, ``prepare`` and ``explain``.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError, check_fields
+from ..errors import ConfigError, DataError
+from ..typed_fields import parse_assignments
 
 __all__ = ["ABLATIONS", "ablation_overrides"]
 
@@ -44,22 +43,12 @@ def _args_ablations(args: argparse.Namespace) -> dict[str, Any]:
     return ablation_overrides(args.no_usta, args.no_csta, args.video_only, args.special_only, args.flow)
 
 
-def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value
-    return out
-
-
 def _model_overrides(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
+    """HSTAConfig overrides: the ablation flags, then each ``--set KEY=VALUE`` typed by its field
+    (`hsta_edu.typed_fields`: ``use_csta=false`` is False, ``qkv_bias=maybe`` a ConfigError)."""
+    from ..model.hsta import HSTAConfig
     overrides = _args_ablations(args)
-    overrides.update(_parse_overrides(args.overrides))
+    overrides.update(parse_assignments(HSTAConfig, args.overrides, flag="--set", what="model option(s)"))
     overrides["num_classes"] = num_classes
     if getattr(args, "drop_path", None) is not None:
         overrides["drop_path_rate"] = args.drop_path
@@ -77,7 +66,7 @@ def _probe_config(args: argparse.Namespace, num_classes: int = 2) -> Any:
 def check_arguments(args: argparse.Namespace) -> None:
     """Every argument that can be checked without data, checked before any data is read."""
     from ..device import pick_device
-    from ..evaluate import parse_shard
+    from ..evaluate import check_val_subjects, parse_shard
 
     for name in ("threads", "epochs", "batch_size", "jobs"):
         value = getattr(args, name, None)
@@ -89,6 +78,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         pick_device(args.device)
     if getattr(args, "shard", None):
         parse_shard(args.shard)
+    if getattr(args, "val_subjects", None) is not None:
+        check_val_subjects(args.val_subjects, what="--val-subjects")
     for flag in ("out", "cache") if args.command != "explain" else ("cache",):   # explain's --out is a PNG
         path = getattr(args, flag, None)
         if path and Path(path).exists() and not Path(path).is_dir():
@@ -97,7 +88,11 @@ def check_arguments(args: argparse.Namespace) -> None:
         if blocked is not None:
             raise ConfigError(f"--{flag} {path}: {blocked} is a file, so no folder can be made there")
     if hasattr(args, "overrides") and hasattr(args, "no_usta"):   # a command with model options (not synth's --preset)
-        _probe_config(args)
+        model_cfg = _probe_config(args)
+        if hasattr(args, "prep_overrides"):
+            _prep_config(args, model_cfg)       # every --prep option typed and in range, before the data
+    elif getattr(args, "prep_overrides", None):
+        _prep_overrides(args)                   # explain: the model decides the rest; the types now
 
 
 def _train_config(args: argparse.Namespace):
@@ -147,12 +142,19 @@ def _load_index(args: argparse.Namespace):
     return index
 
 
+def _prep_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--prep KEY=VALUE`` options as PrepConfig values, each typed by its field (``flip=false``
+    is False; ``flip=maybe`` a ConfigError naming it)."""
+    from ..data.prep import PrepConfig
+    return parse_assignments(PrepConfig, getattr(args, "prep_overrides", []) or [], flag="--prep",
+                             what="--prep option(s)")
+
+
 def _prep_config(args: argparse.Namespace, model_cfg: Any):
     """The PrepConfig for ``model_cfg`` with the ``--prep`` and ``--face`` options."""
     from ..data.prep import PrepConfig
 
-    extra = _parse_overrides(getattr(args, "prep_overrides", []) or [])
-    check_fields(PrepConfig, extra, "--prep option(s)")
+    extra = _prep_overrides(args)
     clash = sorted(set(extra) & set(PrepConfig.MODEL_FIELDS))
     if clash:
         raise ConfigError(f"--prep {clash}: these follow the model (use --set img_size=..., num_frames=..., --flow)")

@@ -18,7 +18,8 @@ def _add_data(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--cache", default=None, help="preprocessing cache folder (default: none, decode in memory)")
     p.add_argument("--face", default=None, choices=("haar", "box", "none"), help="face crop mode (prep default)")
     p.add_argument("--prep", dest="prep_overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="any PrepConfig option, e.g. --prep representation=frames --prep magnify=0 (repeatable)")
+                   help="any PrepConfig option, e.g. --prep representation=frames --prep magnify=0 --prep flip=false "
+                        "(repeatable; each value is read as its field's type)")
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -29,7 +30,9 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--special-only", action="store_true", help="ablation: the special-data branch alone")
     p.add_argument("--flow", action="store_true", help="special data = onset + optical flow onset->apex")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="any HSTAConfig override, e.g. --set drop_rate=0.1 (repeatable)")
+                   help="any HSTAConfig override, e.g. --set drop_rate=0.1 --set use_csta=false --set "
+                        "modalities=video (repeatable; each value is read as its field's type: true/false, "
+                        "numbers, none, comma-separated tuples)")
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -75,8 +78,8 @@ def _add_protocol(p: argparse.ArgumentParser) -> None:
     c.add_argument("--slurm-folder", default=None, help="submitit's logs and pickles (default: RUN_DIR/slurm)")
     c.add_argument("--wait", action="store_true", help="with --launcher slurm: wait for the tasks, then merge")
     p.add_argument("--val-subjects", type=float, default=0.0,
-                   help="pick the epoch on this fraction (or number) of held-out TRAINING subjects; "
-                        "0 = fixed epoch budget (default)")
+                   help="pick the epoch on this fraction in (0, 1) (or whole number >= 1) of held-out TRAINING "
+                        "subjects; 0 = fixed epoch budget (default)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep each fold's last checkpoint")
     p.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
                    help="write a fold's checkpoint at most this often, and after its last epoch; a killed "
@@ -103,7 +106,9 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     _add_model(p)
     _add_train(p)
     p.add_argument("--out", default=None, help="output folder (model.pt, history.csv, history.png)")
-    p.add_argument("--val-subjects", type=float, default=0.0)
+    p.add_argument("--val-subjects", type=float, default=0.0,
+                   help="hold out this fraction in (0, 1) (or whole number >= 1) of the subjects for validation "
+                        "and keep the best epoch on them; 0 = none (default)")
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     p.add_argument("--overwrite", action="store_true",
                    help="delete the output folder's model and checkpoint first (another run's are refused otherwise)")

@@ -41,6 +41,7 @@ from .protocols import (
     SampleKFold,
     SubjectKFold,
     SubjectLeakageWarning,
+    check_val_subjects,
     dataset_of,
     fold_cost,
     make_protocol,
@@ -59,6 +60,6 @@ from .runs import _val_split as _val_split
 __all__ = [
     "compute_metrics", "metrics_table", "Fold", "Protocol", "LOSO", "LODO", "KFoldProtocol",
     "SubjectKFold", "SampleKFold", "PROTOCOLS", "SubjectLeakageWarning", "MissingClassWarning",
-    "make_protocol", "run_protocol", "merge_run", "RunResult", "parse_shard", "protocol_folds",
-    "train_only_mask", "dataset_of", "fold_cost", "shard_folds", "prepare_run", "PreparedRun",
+    "make_protocol", "run_protocol", "merge_run", "RunResult", "parse_shard", "check_val_subjects",
+    "protocol_folds", "train_only_mask", "dataset_of", "fold_cost", "shard_folds", "prepare_run", "PreparedRun",
 ]

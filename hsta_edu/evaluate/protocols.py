@@ -28,7 +28,7 @@ from ..errors import ConfigError, DataError, check_fields
 
 __all__ = [
     "SubjectLeakageWarning", "MissingClassWarning", "Fold", "Protocol", "LOSO", "LODO", "KFoldProtocol",
-    "SubjectKFold", "SampleKFold", "PROTOCOLS", "make_protocol", "parse_shard", "dataset_of",
+    "SubjectKFold", "SampleKFold", "PROTOCOLS", "make_protocol", "parse_shard", "check_val_subjects", "dataset_of",
     "train_only_mask", "protocol_folds", "fold_cost", "shard_folds",
 ]
 
@@ -213,6 +213,20 @@ def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= i < n):
         raise ConfigError(f"shard {i}/{n}: need 0 <= i < n")
     return i, n
+
+
+def check_val_subjects(value: Any, what: str = "val_subjects") -> float:
+    """``value`` itself when it is a valid ``val_subjects``: 0 (no validation split: a fixed epoch
+    budget), a whole number of held-out training subjects >= 1, or a fraction in (0, 1) of them.
+    ConfigError naming ``what`` (e.g. "--val-subjects") and the value otherwise (negative, nan, inf,
+    1.5, a bool or a text), before any data is read."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+          and (value == 0 or 0 < value < 1 or (value >= 1 and float(value).is_integer())))
+    if not ok:
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)
+        raise ConfigError(f"{what} {shown}: must be 0 (no validation split), a whole number of held-out "
+                          "training subjects (>= 1) or a fraction of them in (0, 1)")
+    return value
 
 
 def fold_cost(fold: Fold) -> tuple[int, int]:

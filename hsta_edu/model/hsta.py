@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, DataError, check_fields
+from ..typed_fields import check_field_types
 from .csta import CSTA
 from .embed import TubeletEmbedding
 from .usta import USTA
@@ -67,6 +68,9 @@ def _per_stage(name: str, value, num_stages: int):
     return values
 
 
+_BLOCKS = "a non-negative integer (every stage) or non-negative integers, one per stage"
+
+
 @dataclass(frozen=True)
 class HSTAConfig:
     """Every size of the model. ``special_*`` fields describe the special-data branch, the
@@ -100,8 +104,9 @@ class HSTAConfig:
     mlp_ratio: float = 4.0
     special_mlp_ratio: float = 4.0
     num_stages: int = 4               # K
-    video_blocks: int | tuple[int, ...] = 2     # M USTA blocks per stage for video (or one per stage)
-    special_blocks: int | tuple[int, ...] = 1   # N USTA blocks per stage for special data (or one per stage)
+    # M (video) and N (special data) USTA blocks per stage, or one per stage
+    video_blocks: int | tuple[int, ...] = field(default=2, metadata={"expects": _BLOCKS})
+    special_blocks: int | tuple[int, ...] = field(default=1, metadata={"expects": _BLOCKS})
     use_csta: bool = True
     modalities: tuple[str, ...] = MODALITIES
     special_input: str = "frames"     # "frames" (onset, apex) or "flow" (onset, flow onset->apex)
@@ -110,9 +115,11 @@ class HSTAConfig:
     attn_drop_rate: float = 0.0
     drop_path_rate: float = 0.0
     head_drop_rate: float = 0.0
-    stage_blocks: tuple[tuple[int, int], ...] | None = None  # constructor shorthand, see above
+    stage_blocks: tuple[tuple[int, int], ...] | None = field(  # constructor shorthand, see above
+        default=None, metadata={"expects": "one (special_blocks, video_blocks) pair per stage, or none"})
 
     def __post_init__(self) -> None:
+        check_field_types(self)   # the annotations above: num_classes=True or drop_rate=nan is refused, named
         object.__setattr__(self, "modalities", tuple(self.modalities))
         if self.stage_blocks is not None:
             try:

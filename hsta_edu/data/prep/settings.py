@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError, check_fields
+from ...typed_fields import check_field_types
 
 FACE_MODES = ("haar", "box", "none")
 SPECIAL_MODES = ("frames", "flow")
@@ -81,6 +82,7 @@ class PrepConfig:
     special_size: int | None = None
 
     def __post_init__(self) -> None:
+        check_field_types(self)   # the annotations above: flip="false" or magnify=nan is refused, named
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"PrepConfig.{name}={getattr(self, name)!r}: {why}")
         if not isinstance(self.img_size, (int, np.integer)) or self.img_size < 8:
