@@ -225,6 +225,9 @@ def _check_inputs(model: nn.Module, dataset: Dataset, cfg: TrainConfig, val_data
     if len(dataset) == 0:
         raise DataError("cannot train on an empty dataset")
     require_classes(dataset, labels_of=dataset_labels, what="training data")
+    for what, data in (("training data", dataset), ("validation data", val_dataset)):
+        if data is not None and len(data):
+            _check_labels_fit(model, data, what)
     if cfg.select == "best_val" and val_dataset is None:
         raise ConfigError("TrainConfig.select='best_val' needs a val_dataset drawn from training subjects")
     if cfg.drop_path is not None:
@@ -233,6 +236,26 @@ def _check_inputs(model: nn.Module, dataset: Dataset, cfg: TrainConfig, val_data
             warnings.warn(f"TrainConfig.drop_path={cfg.drop_path} but the model was built with "
                           f"drop_path_rate={model_rate}; build it with create_model(..., "
                           f"drop_path_rate={cfg.drop_path})", stacklevel=3)  # 3: train's caller
+
+
+def _check_labels_fit(model: nn.Module, dataset: Dataset, what: str) -> None:
+    """DataError for a negative label; ConfigError when a label of ``dataset`` is not below the
+    model's number of outputs (``model.config.num_classes``, when it has one), naming both numbers."""
+    labels = dataset_labels(dataset)
+    if labels.min() < 0:
+        i = int(np.argmin(labels))
+        raise DataError(f"{what}: item {i} has label {int(labels[i])}; labels must be class indices >= 0")
+    n_out = getattr(getattr(model, "config", None), "num_classes", None)
+    if n_out is None or labels.max() < int(n_out):
+        return
+    base = dataset
+    while isinstance(base, Subset):
+        base = base.dataset
+    classes = getattr(base, "classes", None)
+    n_data = max(len(classes), int(labels.max()) + 1) if classes is not None else int(labels.max()) + 1
+    raise ConfigError(f"{what} has {n_data} classes (labels up to {int(labels.max())}) but the model has "
+                    f"{int(n_out)} outputs (num_classes={int(n_out)}): build it with num_classes={n_data} "
+                    f"(create_model(..., num_classes={n_data}))")
 
 
 def _set_up(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> _Run:

@@ -4,7 +4,7 @@ Every figure module builds on this base: `hsta_edu.data.figures` and `hsta_edu.d
 (data preparation), `hsta_edu.data.class_plots` (class counts), `hsta_edu.explain.plots` (explanations),
 `hsta_edu.explain.internals` (the model's internals) and the explorer of `hsta_edu.explain.widgets`.
 
-- `save_figure` writes a figure to a file, `figure_png` gives its PNG bytes (widgets, notebooks).
+- `save_figure` writes a figure to a file (`figure_format` checks its name first), `figure_png` gives its PNG bytes (widgets, notebooks).
 - `display_image` turns a frame (C, H, W) or a clip (C, T, H, W), a tensor or an array in any
   normalisation, into values in [0, 1] for ``imshow``; `grey_levels` reads the grey levels of a raw
   (H, W, 3) / (H, W) image, unscaled, to measure differences; `show_image` draws an image on an axis.
@@ -31,10 +31,10 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .io import atomic_write_bytes
 
-__all__ = ["save_figure", "figure_png", "register_notebook_display", "as_float_array", "display_image",
+__all__ = ["save_figure", "figure_format", "figure_png", "register_notebook_display", "as_float_array", "display_image",
            "grey_levels", "show_image", "MapScale", "map_scale", "outline_region", "region_handle", "chance_line",
            "plot_history", "plot_curves", "plot_confusion", "plot_fold_scores", "plot_ablation"]
 
@@ -49,11 +49,24 @@ def _figure_bytes(fig: Figure, fmt: str, dpi: int, **savefig: Any) -> bytes:
     return buf.getvalue()
 
 
+def figure_format(path: str | Path) -> str:
+    """The image format matplotlib writes ``path`` in (its extension; ``png`` when it has none);
+    ConfigError naming the path and the formats there are when matplotlib cannot write it. Check a
+    figure's path with it before the work that makes the figure."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in formats:
+        raise ConfigError(f"{path}: matplotlib cannot write .{fmt} files; end the file name with one of "
+                          f"{', '.join('.' + f for f in sorted(formats))}")
+    return fmt
+
+
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Write a figure as PNG (or the path's format) atomically."""
+    """Write a figure as PNG (or the path's format, `figure_format`) atomically."""
     path = Path(path)
-    return atomic_write_bytes(path, _figure_bytes(fig, path.suffix.lstrip(".") or "png", dpi,
-                                                  bbox_inches="tight"))
+    return atomic_write_bytes(path, _figure_bytes(fig, figure_format(path), dpi, bbox_inches="tight"))
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:

@@ -17,6 +17,8 @@ lodo, kfold; ``--jobs`` runs folds in worker processes), `demo`, `output` (metri
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -44,10 +46,24 @@ COMMANDS: dict[str, Callable] = {
 }
 
 
+#: the options that name a file or folder: ``~`` in them means the home folder, as in a shell
+PATH_OPTIONS = ("data", "out", "cache", "model", "run_dir", "slurm_folder", "pretrained_video")
+
+
+def _expand_user(args: argparse.Namespace) -> None:
+    """``~`` and ``~user`` at the start of a path option expanded (a shell leaves ``--out=~/x`` and a
+    quoted ``"~/x"`` as they are); names such as ``--data casme2`` are left alone."""
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(args, name, os.path.expanduser(value))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hsta-edu``; returns the exit status."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    _expand_user(args)
     if getattr(args, "jobs", 1) > 1 and not getattr(args, "launcher", None):
         from ..forkserver import warm_workers
         warm_workers()   # the workers' imports, on another core, while this process loads the data

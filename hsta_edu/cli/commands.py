@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from ..io import OutputFolder
 from .options import _data_name, _datasets, _default_out, _model_overrides, _probe_config, _train_config
 from .output import _emit, _print_metrics
 
@@ -32,8 +33,12 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-#: what ``train --out`` writes (``--overwrite`` deletes these, nothing else)
-TRAIN_FILES = ("model.pt", "checkpoint", "history.csv", "history.png", "train_summary.json", "dropped.csv")
+#: ``train --out``: ``train_run.json`` (the run's identity, written first; a ``model.pt`` alone marks the
+#: folder of an older hsta_edu) and every file a training run writes there: ``--overwrite`` deletes
+#: these and nothing else (`hsta_edu.io.OutputFolder`)
+TRAIN_FOLDER = OutputFolder("training output folder", ("train_run.json", "model.pt"), (
+    r"train_run\.json", r"model\.pt", r"checkpoint/last\.pt", r"history\.csv", r"history\.png",
+    r"train_summary\.json", r"dropped\.csv"))
 
 
 def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, test_ds: Any,
@@ -51,27 +56,45 @@ def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, t
             "pretrained_video": str(args.pretrained_video) if args.pretrained_video else None}
 
 
-def _claim_train_out(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
-    """Refuse an output folder whose ``model.pt`` another run made (naming what differs); with
-    ``--overwrite`` delete that run's files first."""
-    import shutil
+def _read_train_record(path: Path) -> dict[str, Any]:
+    """``{"identity": ...}`` of a training output folder's record: its ``train_run.json``, or the
+    fingerprint in the ``model.pt`` of an older run (None when it records none). A file that is not
+    a training run's record is a package error naming it (and is never replaced)."""
+    import json
 
-    from ..fingerprint import refuse_if_different
     from ..train import load_model
 
-    if overwrite:
-        for name in TRAIN_FILES:
-            path = out / name
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        return
-    if (out / "model.pt").exists():
-        _, meta = load_model(out / "model.pt")
-        stored = (meta.get("extra") or {}).get("fingerprint")
-        if stored is None:
+    if path.name == "model.pt":
+        _, meta = load_model(path)   # CheckpointError naming the file when it is not a model of hsta_edu
+        return {"identity": (meta.get("extra") or {}).get("fingerprint")}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path} cannot be read as the record of a training run ({exc}); it is not replaced: "
+                        "choose another --out") from None
+    if not isinstance(record, dict) or record.get("format") != "hsta_edu.train/1" or "identity" not in record:
+        raise DataError(f"{path} is not the record of a training run of hsta_edu; it is not replaced: "
+                        "choose another --out")
+    return record
+
+
+def _claim_train_out(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
+    """Claim ``--out`` for this training run (`TRAIN_FOLDER`): a new or empty folder gets its
+    ``train_run.json``; a folder of another training run is refused naming what differs (with
+    ``--overwrite``, that run's files are deleted first, nothing else); a folder holding other files
+    and no training run is refused naming some of them."""
+    from ..fingerprint import refuse_if_different
+    from ..io import atomic_write_json
+
+    old = TRAIN_FOLDER.claim(out, overwrite=overwrite, read_record=_read_train_record)
+    if old is not None:
+        if old["identity"] is None:
             raise ConfigError(f"{out} holds a model.pt from an older hsta_edu run, which records no fingerprint; "
                               "pass --overwrite to replace it, or choose another --out")
-        refuse_if_different(stored, identity, f"{out} holds the model of another training run",
+        refuse_if_different(old["identity"], identity, f"{out} holds the model of another training run",
                             "pass --overwrite to replace it, or choose another --out", ConfigError)
+    if old is None or not (out / "train_run.json").exists():
+        atomic_write_json(out / "train_run.json", {"format": "hsta_edu.train/1", "identity": identity})
 
 
 def _write_train_outputs(args: argparse.Namespace, out: Path, result: Any, index: Any, prep: Any,
@@ -213,6 +236,12 @@ def _load_explained(where: str) -> tuple[Any, dict[str, Any]]:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
+    from ..viz import figure_format
+
+    try:
+        figure_format(args.out)   # before any work: a name matplotlib cannot write fails now, not at the end
+    except ConfigError as exc:
+        raise ConfigError(f"--out {exc}") from None
     try:
         from ..explain import explain_maps, overlay
     except ImportError as exc:

@@ -44,7 +44,7 @@ class MERDataset(Dataset):
             raise DataError(f"{index.name}: duplicate clip ids {dup[:5]}")
         self.index = index
         self.prep_cfg = prep_cfg
-        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.cache_dir = None if cache_dir is None else Path(cache_dir).expanduser()
         self.train = train
         self.in_memory = in_memory
         self.generator = generator

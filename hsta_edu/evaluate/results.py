@@ -77,7 +77,7 @@ def merge_run(run_dir: str | Path, write: bool = True) -> RunResult:
     cfg_file = run_dir / "config.json"
     if not cfg_file.exists():
         raise DataError(f"{run_dir} is not a run folder (no config.json)")
-    config = _read_json(cfg_file, "it cannot be merged; rerun the protocol with --overwrite to start afresh")
+    config = _read_json(cfg_file, "it cannot be merged; move the folder away and rerun the protocol to start afresh")
     if not isinstance(config, dict) or not {"n_folds", "folds", "classes", "protocol"} <= set(config):
         raise DataError(f"{cfg_file} is not a run configuration written by hsta_edu (missing "
                         f"{sorted({'n_folds', 'folds', 'classes', 'protocol'} - set(config or {}))})")

@@ -12,7 +12,6 @@ rerun with another identity is refused, naming the fields that differ.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,15 +26,16 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from ..data.clip import require_classes
-from ..errors import ConfigError, DataError, Interrupted, WriteError
+from ..errors import ConfigError, DataError, Interrupted
 from ..fingerprint import describe_differences, differences, digest, model_identity
-from ..io import atomic_write_json
+from ..io import OutputFolder, atomic_write_json
 from ..train import TrainConfig, dataset_labels, predict, set_seed, train
 from .parallel import FoldDisplay, fold_order, run_fold_jobs
 from .protocols import (
     Fold,
     MissingClassWarning,
     Protocol,
+    check_val_subjects,
     parse_shard,
     protocol_folds,
     shard_folds,
@@ -161,9 +161,16 @@ class PreparedRun:
     config: dict[str, Any]
 
 
-#: what a run folder holds besides anything else a user put there (deleted by ``overwrite``)
-RUN_FILES = ("config.json", "folds", "checkpoints", "metrics.json", "predictions.csv", "per_fold.csv",
-             "confusion.png", "report.md", "dropped.csv", "slurm")
+_FOLD = r"fold_\d{3,}"
+
+#: a run folder: ``config.json`` (written first) marks it as a run's; these are every file a run writes
+#: there (``overwrite`` deletes these and nothing else; a user's file, and the folder holding it, stay)
+RUN_FOLDER = OutputFolder("run folder", ("config.json",), (
+    r"config\.json", r"metrics\.json", r"predictions\.csv", r"per_fold\.csv", r"confusion\.png", r"report\.md",
+    r"dropped\.csv", rf"folds/{_FOLD}\.json", rf"checkpoints/{_FOLD}/last\.pt",
+    # submitit's files (--launcher, default --slurm-folder RUN_DIR/slurm): pickles, scripts and logs per job
+    r"slurm/[0-9a-f]{32}\.pkl", r"slurm/\.submission_file_[0-9a-f]{32}\.sh",
+    r"slurm/[0-9_]+/[0-9_]+_(?:submitted\.pkl|result\.pkl|log\.err|log\.out|submission\.sh)"))
 
 
 def prepare_run(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.Module], cfg: TrainConfig,
@@ -177,9 +184,11 @@ def prepare_run(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.
     labels (a digest), the model (``info["model"]``, else the configuration of one ``model_fn()``
     built for the purpose) and the preprocessing (``info["prep"]``). A folder that holds another
     identity is refused with a ConfigError naming the differing fields; ``overwrite=True`` deletes
-    the run's files there first (`RUN_FILES`; nothing else). `run_protocol` calls this; so does a
-    launcher that submits the folds elsewhere."""
-    run_dir = Path(run_dir)
+    the run's files there first (`RUN_FOLDER`; nothing else). A folder that holds anything but no
+    run (no ``config.json``) is refused, ``overwrite`` or not: a run never writes over a user's
+    files. `run_protocol` calls this; so does a launcher that submits the folds elsewhere."""
+    check_val_subjects(val_subjects)
+    run_dir = Path(run_dir).expanduser()
     train_dataset = dataset if train_dataset is None else train_dataset
     labels = dataset_labels(dataset)
     require_classes(dataset, labels_of=dataset_labels, what="evaluation data")
@@ -195,9 +204,7 @@ def prepare_run(dataset: Dataset, protocol: Protocol, model_fn: Callable[[], nn.
             info["model"] = model_identity(model_fn())
     config = _run_config(protocol, fold_cfg, folds, _classes(dataset), _uids(dataset), labels, extra,
                          val_subjects, info)
-    if overwrite:
-        _clear_run_dir(run_dir)
-    _claim_run_dir(run_dir, config)
+    _claim_run_dir(run_dir, config, overwrite)
     return PreparedRun(run_dir, folds, fold_cfg, extra, config)
 
 
@@ -249,29 +256,27 @@ def _run_config(protocol: Protocol, fold_cfg: TrainConfig, folds: list[Fold], cl
     return config
 
 
-def _clear_run_dir(run_dir: Path) -> None:
-    for name in RUN_FILES:
-        path = run_dir / name
-        try:
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-        except OSError as exc:
-            raise WriteError(f"cannot clear {path} for overwrite: {exc.strerror or exc}") from exc
+def _read_run_record(path: Path) -> dict[str, Any]:
+    """A run folder's ``config.json``, checked to be a run's (DataError naming it otherwise: a file
+    that is not a run's own is never replaced, not even with ``overwrite``)."""
+    fix = "it is not a run record hsta_edu can use, so it is not replaced: choose another run folder"
+    old = _read_json(path, fix)
+    if not isinstance(old, dict) or not ({"identity", "fingerprint"} & old.keys()
+                                         or str(old.get("format", "")).startswith("hsta_edu.run")):
+        raise DataError(f"{path} is not a run configuration of hsta_edu (a JSON object); {fix}")
+    return old
 
 
-def _claim_run_dir(run_dir: Path, config: dict[str, Any]) -> None:
-    """Write ``config.json`` into a new run folder; refuse one that holds another run, naming the
-    differing fields. A folder from before identities (format-1 text fingerprint only) is compared
-    as it was then, with a warning that its model and data could not be checked."""
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.exists():
-        atomic_write_json(cfg_file, config)
+def _claim_run_dir(run_dir: Path, config: dict[str, Any], overwrite: bool = False) -> None:
+    """Write ``config.json`` into a new (or empty) run folder; refuse one that holds another run,
+    naming the differing fields, and one that holds files but no run (`RUN_FOLDER`). ``overwrite``
+    deletes the run files of the folder's run first. A folder from before identities (format-1 text
+    fingerprint only) is compared as it was then, with a warning that its model and data could not
+    be checked."""
+    old = RUN_FOLDER.claim(run_dir, overwrite=overwrite, read_record=_read_run_record)
+    if old is None:
+        atomic_write_json(run_dir / "config.json", config)
         return
-    old = _read_json(cfg_file, "delete the run folder (or pass --overwrite) to start afresh")
-    if not isinstance(old, dict):
-        raise DataError(f"{cfg_file} is not a run configuration (a JSON object); start afresh with --overwrite")
     if "identity" in old:
         diffs = differences(old["identity"], config["identity"])
     elif old.get("fingerprint") == config["fingerprint"]:
@@ -358,10 +363,11 @@ def _run_fold(dataset, train_dataset, fold: Fold, model_fn, cfg: TrainConfig, ru
     }
     atomic_write_json(_fold_file(run_dir, fold.index), record)
     if not keep_checkpoints:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        try:
-            ckpt_dir.parent.rmdir()   # only when no other fold's checkpoint is left
-        except OSError:
-            pass
+        (ckpt_dir / "last.pt").unlink(missing_ok=True)
+        for folder in (ckpt_dir, ckpt_dir.parent):
+            try:
+                folder.rmdir()   # only when empty: another fold's checkpoint, or a user's file, stays
+            except OSError:
+                break
 
 

@@ -59,9 +59,20 @@ def load_model(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, 
     obj = safe_torch_load(path, map_location=map_location)
     if not isinstance(obj, dict) or obj.get("format") != "hsta_edu.model/1" or obj.get("model_config") is None:
         raise CheckpointError(f"{path} is not a model file written by save_model (hsta_edu.model.checkpoints)")
-    model = HSTA(HSTAConfig.from_dict(obj["model_config"]))
+    state = obj.get("state_dict")
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        what = "no 'state_dict' entry" if state is None else f"a 'state_dict' that is a {type(state).__name__}"
+        raise CheckpointError(f"{path} holds {what}, not a model's weights (name -> tensor); it cannot be "
+                              "loaded: save it again with save_model")
+    if not isinstance(obj["model_config"], Mapping):
+        raise CheckpointError(f"{path}: its 'model_config' is a {type(obj['model_config']).__name__}, not the "
+                              "model's configuration; save it again with save_model")
     try:
-        model.load_state_dict(obj["state_dict"])
+        model = HSTA(HSTAConfig.from_dict(obj["model_config"]))
+    except (TypeError, ValueError) as exc:   # ConfigError included
+        raise CheckpointError(f"{path}: its stored configuration builds no model: {exc}") from None
+    try:
+        model.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not match the stored configuration: {exc}") from exc
     meta = {k: v for k, v in obj.items() if k != "state_dict"}

@@ -40,7 +40,7 @@ def detect_dataset(path: str | Path) -> str:
     """Which corpus a folder holds, from its files: 'synthme', 'casme2', 'samm', 'smic', 'casme3',
     'composite' or 'folder'. DataError listing what was looked for when none matches."""
     from . import casme2, casme3, samm
-    root = Path(path)
+    root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"dataset folder not found: {root}")
     names = {p.name.lower() for p in root.iterdir()}
@@ -69,16 +69,18 @@ def detect_dataset(path: str | Path) -> str:
 
 
 def _resolve(path_or_name: str | Path) -> Path:
-    p = Path(path_or_name)
+    """The folder of ``path_or_name``: a path (``~`` expanded), else a dataset name set up through
+    $HSTA_EDU_<NAME> or $HSTA_EDU_DATA (each ``~`` expanded), or ``sample(s)``; DataError otherwise."""
+    p = Path(path_or_name).expanduser()
     if p.exists():
         return p
     name = str(path_or_name).lower()
     env = os.environ.get(f"HSTA_EDU_{name.upper()}")
     if env:
-        return Path(env)
+        return Path(env).expanduser()
     base = os.environ.get("HSTA_EDU_DATA")
-    if base and (Path(base) / name).exists():
-        return Path(base) / name
+    if base and (Path(base).expanduser() / name).exists():
+        return Path(base).expanduser() / name
     if name in ("sample", "samples", "data_samples"):
         repo = Path(__file__).resolve().parents[3] / "data_samples"
         if repo.is_dir():

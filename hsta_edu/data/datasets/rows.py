@@ -11,15 +11,19 @@ The skeleton every loader shares lives here, so a loader supplies only its corpu
 its `Candidate` rows into the kept clips (`attempt`, then `accept_unique`, for each), and
 `RowLog.index` hands back the `DatasetIndex` with the drops, the warnings and the meta.
 
-Two rules hold for every loader here. One person is one subject: `collect` gives every spelling
+Three rules hold for every loader here. One person is one subject: `collect` gives every spelling
 of a subject that `subject_key` equates (``sub01``, ``SUB01``, `` sub01 ``, ``sub1``) the one seen
 first, with a warning naming both spellings (ids with no such clash stay exactly as the loader
 spelled them). A clip must show motion: `RowLog.checked` drops onset == apex == offset (a single
-frame) and keeps, with a warning, a clip whose apex is its onset or its offset.
+frame) and keeps, with a warning, a clip whose apex is its onset or its offset. A frame folder is
+one subject's: rows of two subjects reading the same folder (a copied row, a wrong ``folder`` cell)
+raise an AnnotationError naming both rows, strict or not, since the same frames in two LOSO
+groups would score a model on faces it trained on (clips of one subject may share a folder).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -64,6 +68,8 @@ class RowLog:
     _warnings_before_row: int = 0
     _subjects: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # key -> (kept, where)
     _respelled: set[tuple[str, str]] = field(default_factory=set)
+    _folders: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # frame folder -> (group, clip, where)
+    _ranges: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)  # frame files -> (clip, where)
 
     def drop(self, row: int | None, clip: str | None, reason: str, source: str | None = None) -> None:
         self.dropped.append(DroppedRow(source or self.source, row, clip, reason))
@@ -120,6 +126,7 @@ class RowLog:
                 continue
             clip, note = self._one_person(clip, c.row, c.source)
             if self.accept_unique(clip, c.row, c.source):
+                self._one_subject_per_folder(clip, c.row, c.source)
                 clips.append(clip)
             if note:
                 self.warn(note)
@@ -142,6 +149,29 @@ class RowLog:
         return clip, (f"subject {written!r} ({where}) taken as {kept!r} (first written so at {first}): the "
                       f"spellings differ only in case, spaces or zero-padding, so they are one person (one "
                       f"LOSO group)")
+
+    def _one_subject_per_folder(self, clip: Clip, row: int | None, source: str | None) -> None:
+        """AnnotationError naming both rows when ``clip`` reads its frames from a folder that a kept
+        clip of another subject reads: the same frames would sit in two LOSO groups, so a subject's
+        face would be trained on and tested at once. Always raised (strict or not): which row is
+        wrong cannot be guessed. Clips of one subject may share a folder (one video, several clips)."""
+        where = f"{source or self.source} row {row}" if row is not None else (source or self.source)
+        name = f"{clip.subject}/{clip.clip_id}"
+        for folder in dict.fromkeys(p.parent for p in clip.frames):
+            group, first, first_where = self._folders.setdefault(os.path.realpath(folder), (clip.group, name, where))
+            if group != clip.group:
+                shown = clip.meta.get("folder") or str(folder)
+                err = AnnotationError(f"frame folder {shown} belongs to two subjects: {first} ({first_where}) and "
+                                      f"{name} ({where}); the same frames would be in two LOSO subjects: fix the "
+                                      "subject or folder of one of these rows")
+                err.file, err.row, err.value = source or self.source, row, shown
+                raise err
+        files = tuple(os.path.realpath(p) for p in clip.frames)
+        first, first_where = self._ranges.setdefault(files, (name, where))
+        if first != name:
+            self.warn(f"{name} ({where}) reads the very frames of {first} ({first_where}): "
+                      f"{clip.meta.get('folder') or clip.frames[0].parent}, frames {clip.onset}..{clip.offset}; "
+                      "kept, but the one sample counts twice (in one subject, so no clip leaks between folds)")
 
     def checked(self, clip: Clip, *, row: int | None = None, file: str | None = None,
                 flat_ok: bool = False) -> Clip:
@@ -209,8 +239,8 @@ def row_clip(subject: object, clip: object, normalise: Callable[[object], str]) 
 
 
 def dataset_root(root: str | Path, what: str) -> Path:
-    """``root`` as a Path; DataError '{what} folder not found' when it is not a folder."""
-    root = Path(root)
+    """``root`` as a Path (``~`` expanded); DataError '{what} folder not found' when it is not a folder."""
+    root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"{what} folder not found: {root}")
     return root
