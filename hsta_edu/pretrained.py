@@ -41,7 +41,7 @@ from .model import HSTA, HSTAConfig
 if TYPE_CHECKING:  # importing prep pulls in OpenCV: keep `import hsta_edu` light
     from .data.prep import PrepConfig
 
-__all__ = ["list_pretrained", "load_pretrained", "export_pretrained", "default_prep",
+__all__ = ["list_pretrained", "load_pretrained", "predict_pretrained", "export_pretrained", "default_prep",
            "WEIGHTS_DIR", "MANIFEST_NAME", "MANIFEST_FORMAT", "MAX_BYTES"]
 
 #: The folder of the shipped weights (inside the installed package).
@@ -206,6 +206,29 @@ def load_pretrained(name: str, *, map_location: Any = "cpu", check_hash: bool = 
         "file": path,
     }
     return model, info
+
+
+def predict_pretrained(name: str, data: str | Path, *, scheme: str = "megc3", progress: bool = False,
+                       weights_dir: str | Path | None = None) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The pretrained model ``name`` applied to every clip of the dataset folder ``data``, with the
+    model's own preprocessing (deterministic test-time sampling).
+
+    Returns ``(dataset, info, pred)``: the test-time `MERDataset`, `load_pretrained`'s ``info`` and
+    `hsta_edu.train.predict`'s ``{"logits", "prob", "pred"}`` plus ``"uids"`` (the clips' uids in the
+    same order). DataError when the folder's classes differ from the model's."""
+    from .data.datasets import load_dataset
+    from .data.torch_data import MERDataset
+    from .errors import DataError
+    from .train import predict
+
+    model, info = load_pretrained(name, weights_dir=weights_dir)
+    index = load_dataset(data, scheme=scheme)
+    if list(index.classes) != list(info["classes"]):
+        raise DataError(f"{data}: classes {list(index.classes)} differ from the model's {info['classes']}")
+    ds = MERDataset(index, info["prep"], None, train=False).preload(progress=progress)
+    pred = predict(model, ds)
+    pred["uids"] = [c.uid for c in index.clips]
+    return ds, info, pred
 
 
 # ----------------------------------------------------------------------------------- export

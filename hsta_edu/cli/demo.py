@@ -60,21 +60,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with another seed than ``data_samples/``: every clip scored here belongs to a subject outside its
     training set, so the result is subject-independent. It takes seconds; ``--loso`` adds a LOSO run
     from scratch on the same folder for comparison (minutes)."""
-    from ..data.datasets import load_dataset
-    from ..data.torch_data import MERDataset
     from ..evaluate import compute_metrics
-    from ..pretrained import load_pretrained
-    from ..train import predict
+    from ..pretrained import predict_pretrained
 
     t0 = time.time()
-    model, info = load_pretrained(args.model)
-    index = load_dataset(args.data, scheme="megc3")
-    if list(index.classes) != list(info["classes"]):
-        raise DataError(f"{args.data}: classes {index.classes} differ from the model's {info['classes']}")
-    ds = MERDataset(index, info["prep"], None, train=False).preload(progress=not args.no_progress)
-    pred = predict(model, ds)
+    ds, info, pred = predict_pretrained(args.model, args.data, progress=not args.no_progress)
     m = compute_metrics(ds.labels, pred["pred"], ds.classes)
-    _print_demo(args, info, ds, m, index.root)
+    _print_demo(args, info, ds, m, ds.index.root)
     summary = {"uf1": m["uf1"], "uar": m["uar"], "accuracy": m["accuracy"], "n_folds": 1, "n_samples": len(ds),
                "seconds": time.time() - t0, "model": args.model, "protocol": "held-out subjects"}
     print(f"({summary['seconds']:.0f} s)")
