@@ -69,7 +69,11 @@ def _executor(args: argparse.Namespace, out: Path) -> Any:
     if submitit is None:
         raise ConfigError(f"--launcher {args.launcher} needs submitit: pip install \"hsta_edu[cluster]\"")
     folder = Path(args.slurm_folder).resolve() if args.slurm_folder else Path(out).resolve() / "slurm"
-    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=args.launcher)
+    try:
+        executor = submitit.AutoExecutor(folder=folder / "%j", cluster=args.launcher)
+    except RuntimeError as exc:    # submitit: 'Could not detect "srun", are you indeed on a slurm cluster?'
+        raise ConfigError(f"--launcher {args.launcher}: {exc} Submit from a machine with Slurm's commands, or "
+                          "try the same jobs here with --launcher local") from exc
     params: dict[str, Any] = {"name": "hsta-edu-fold", "timeout_min": args.time, "cpus_per_task": args.cpus_per_task}
     if args.launcher == "slurm":
         params.update(gpus_per_node=args.gpus, slurm_mem_gb=args.mem_gb)

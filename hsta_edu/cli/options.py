@@ -7,6 +7,7 @@ thing in ``train``, ``loso``/``lodo``/``kfold``, ``prepare`` and ``explain``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,11 @@ def _model_overrides(args: argparse.Namespace, num_classes: int) -> dict[str, An
     (`hsta_edu.typed_fields`: ``use_csta=false`` is False, ``qkv_bias=maybe`` a ConfigError)."""
     from ..model.hsta import HSTAConfig
     overrides = _args_ablations(args)
-    overrides.update(parse_assignments(HSTAConfig, args.overrides, flag="--set", what="model option(s)"))
+    given = parse_assignments(HSTAConfig, args.overrides, flag="--set", what="model option(s)")
+    if "num_classes" in given:     # it would be replaced by the data's class count without a word
+        raise ConfigError(f"--set num_classes={given['num_classes']}: the number of classes follows the data's "
+                          "label scheme (choose it with --scheme); remove --set num_classes")
+    overrides.update(given)
     overrides["num_classes"] = num_classes
     if getattr(args, "drop_path", None) is not None:
         overrides["drop_path_rate"] = args.drop_path
@@ -68,10 +73,15 @@ def check_arguments(args: argparse.Namespace) -> None:
     from ..device import pick_device
     from ..evaluate import check_val_subjects, parse_shard
 
-    for name in ("threads", "epochs", "batch_size", "jobs"):
+    for name in ("threads", "epochs", "batch_size", "jobs", "time", "cpus_per_task", "mem_gb", "array_parallelism"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} {value}: must be >= 1")
+    if getattr(args, "gpus", None) is not None and args.gpus < 0:
+        raise ConfigError(f"--gpus {args.gpus}: must be >= 0")
+    if getattr(args, "launcher", None) == "slurm" and shutil.which("srun") is None:   # what submitit looks for
+        raise ConfigError("--launcher slurm: this machine has no Slurm commands (srun); submit from a cluster's "
+                          "login node, or try the same jobs here with --launcher local")
     if getattr(args, "workers", None) is not None and args.workers < 0:
         raise ConfigError(f"--workers {args.workers}: must be >= 0")
     if getattr(args, "device", None):

@@ -96,6 +96,24 @@ def c_recipe_nan(tmp: Path):
     recipe("fast", lr=float("nan"))
 
 
+def c_set_num_classes(tmp: Path):
+    _checked(tmp, "--set", "num_classes=5")
+
+
+def c_cluster_option_out_of_range(tmp: Path):
+    _checked(tmp, "--launcher", "local", "--cpus-per-task", "0")
+
+
+def c_slurm_without_slurm(tmp: Path):
+    import os
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = str(tmp)          # a machine without Slurm's commands (this test's empty folder)
+    try:
+        _checked(tmp, "--launcher", "slurm")
+    finally:
+        os.environ["PATH"] = old
+
+
 OPTION_CASES: list[Case] = [
     Case("`--set use_csta=false` - `hsta-edu loso`", "works", "use_csta=False, 0 CSTA modules", c_set_bool_false),
     Case("`--set qkv_bias=maybe` (not a boolean) - `hsta-edu loso`", "error", "qkv_bias=maybe", c_set_bool_maybe),
@@ -117,4 +135,9 @@ OPTION_CASES: list[Case] = [
     Case("a text for a boolean - `PrepConfig(flip=\"false\")`", "error", "flip='false'", c_prep_bool_as_text),
     Case("a fraction for an integer - `recipe(\"fast\", epochs=2.5)`", "error", "epochs=2.5", c_recipe_int_fraction),
     Case("NaN learning rate - `recipe(\"fast\", lr=nan)`", "error", "lr=nan", c_recipe_nan),
+    Case("`--set num_classes=5` (the data decides) - `hsta-edu loso`", "error", "num_classes=5", c_set_num_classes),
+    Case("`--cpus-per-task 0` - `hsta-edu loso --launcher local`", "error", "--cpus-per-task 0",
+         c_cluster_option_out_of_range),
+    Case("`--launcher slurm` on a machine without Slurm - `hsta-edu loso`", "error", "--launcher slurm",
+         c_slurm_without_slurm),
 ]
