@@ -156,6 +156,15 @@ def c_tilde_in_paths(tmp: Path):
                 f"{len(cached)} files in <tmp>/cache")
 
 
+def c_synth_over_a_real_casme2_folder(tmp: Path):
+    from hsta_edu.data.synth import SynthConfig, generate_synthme
+    frames = tmp / "CASME2" / "CASME2_RAW_selected" / "sub01" / "EP02_01f"
+    frames.mkdir(parents=True)
+    (frames / "img46.jpg").write_bytes(b"a real frame")
+    (tmp / "CASME2" / "CASME2-coding-20140508.xlsx").write_bytes(b"the real coding sheet")
+    generate_synthme(tmp / "CASME2", SynthConfig(n_subjects=1, clips_per_class=1), overwrite=True, progress=False)
+
+
 RUN_CASES: list[Case] = [
     Case("run folder holding the user's `report.md`, `metrics.json`, `predictions.csv` - `run_protocol(overwrite=True)`",
          "error", "report.md", c_run_folder_of_users_files),
@@ -174,4 +183,6 @@ RUN_CASES: list[Case] = [
     Case("`explain --out x.xyz` - `hsta-edu explain`", "error", "x.xyz", c_explain_unknown_figure_format),
     Case("2-class model on 3-class data - `train`", "error", "num_classes=2", c_model_fewer_outputs_than_classes),
     Case("`~` in `--data` and `--cache` - `hsta-edu prepare`", "works", "~/cache", c_tilde_in_paths),
+    Case("a real CASME II folder (same names, no `synthme.json`) - `hsta-edu synth --overwrite`", "error",
+         "synthme.json", c_synth_over_a_real_casme2_folder),
 ]

@@ -165,6 +165,29 @@ def test_generate_refuses_to_clobber(corpus, tmp_path):
         generate_synthme(tmp_path, SMALL, progress=False)
 
 
+def test_generate_never_writes_over_a_real_casme2_folder_nor_a_users_files(tmp_path):
+    """A real CASME II release has SynthME's very names (the coding sheet, CASME2_RAW_selected/): without
+    the synthme.json marker it is refused, ``overwrite`` or not, and every file stays as it was; over a
+    SynthME corpus, ``overwrite`` deletes only what the generator wrote."""
+    real = tmp_path / "CASME2"
+    (real / "CASME2_RAW_selected" / "sub01" / "EP02_01f").mkdir(parents=True)
+    (real / "CASME2_RAW_selected" / "sub01" / "EP02_01f" / "img46.jpg").write_bytes(b"a real frame")
+    (real / "CASME2-coding-20140508.xlsx").write_bytes(b"the real coding sheet")
+    for overwrite in (False, True):
+        with pytest.raises(DataError, match="synthme.json") as exc:
+            generate_synthme(real, SMALL, overwrite=overwrite, progress=False)
+        assert "CASME2_RAW_selected" in str(exc.value)
+        assert (real / "CASME2_RAW_selected" / "sub01" / "EP02_01f" / "img46.jpg").read_bytes() == b"a real frame"
+        assert (real / "CASME2-coding-20140508.xlsx").read_bytes() == b"the real coding sheet"
+    corpus = generate_synthme(tmp_path / "synth", SMALL, progress=False)
+    mine = corpus / "CASME2_RAW_selected" / "notes.txt"
+    mine.write_text("my notes")
+    first = sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*.jpg"))
+    generate_synthme(corpus, SMALL, overwrite=True, progress=False)
+    assert mine.read_text() == "my notes"
+    assert sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*.jpg")) == first
+
+
 def test_python_m_synth_writes_a_corpus_and_reports_errors_in_one_line(tmp_path, capsys):
     out = tmp_path / "c"
     argv = ["--out", str(out), "--preset", "benchmark", "--subjects", "1", "--clips-per-class", "1", "--no-progress"]

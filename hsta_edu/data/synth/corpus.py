@@ -8,16 +8,17 @@ clip and, last, the ``synthme.json`` marker. The marker's file name and its one 
 from __future__ import annotations
 
 import io
-import shutil
+import re
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ...errors import DataError
-from ...io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ...errors import ConfigError, DataError
+from ...io import OutputFolder, atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..datasets.casme2 import SYNTH_MARKER as MARKER_FILE
+from ..datasets.casme2 import read_marker
 from .aus import emotion_to_class, format_aus
 from .config import BENCHMARK_CONFIG, SynthConfig
 from .faces import Subject, make_subject
@@ -30,7 +31,6 @@ FRAMES_DIR = "CASME2_RAW_selected"
 GROUNDTRUTH_DIR = "synthme_groundtruth"
 README_FILE = "README.md"
 
-_OWNED = {ANNOTATION_FILE, OBJECTIVE_FILE, FRAMES_DIR, GROUNDTRUTH_DIR, MARKER_FILE, README_FILE}
 _CODING_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",
                   "Estimated Emotion"]
 
@@ -87,21 +87,28 @@ def _write_xlsx(path: Path, sheet: str, header: list[str | None], rows: list[lis
     atomic_write_bytes(path, buf.getvalue())
 
 
+#: what `generate_synthme` writes: a folder is SynthME's when it holds the marker, and ``overwrite``
+#: deletes only these files (a real CASME II release has the same spreadsheet and frame folder names)
+SYNTH_FOLDER = OutputFolder("SynthME corpus", (MARKER_FILE,), tuple(re.escape(n) for n in (
+    ANNOTATION_FILE, OBJECTIVE_FILE, MARKER_FILE, README_FILE)) + (
+    rf"{FRAMES_DIR}/sub\d+/[\w.-]+/img\d+\.jpg", rf"{GROUNDTRUTH_DIR}/sub\d+/[\w.-]+\.npz"))
+
+
 def _prepare_folder(out: Path, overwrite: bool) -> None:
-    """Make ``out`` ready for a corpus: refuse foreign files and an existing corpus unless ``overwrite``."""
-    if out.exists():
-        if not out.is_dir():
-            raise DataError(f"SynthME output {out} exists and is not a folder")
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWNED)
-        if foreign:
-            raise DataError(f"refusing to write SynthME into {out}: it holds other files {foreign[:5]}")
-        if (out / MARKER_FILE).exists() and not overwrite:
-            raise DataError(f"{out} already holds a SynthME corpus; pass overwrite=True to regenerate it")
-        for name in (FRAMES_DIR, GROUNDTRUTH_DIR):
-            if (out / name).exists():
-                shutil.rmtree(out / name)
-        if (out / MARKER_FILE).exists():
-            (out / MARKER_FILE).unlink()
+    """Make ``out`` ready for a corpus: a missing or empty folder, or (with ``overwrite``) a SynthME
+    corpus, whose generated files are deleted first (`SYNTH_FOLDER`); anything else is refused
+    (DataError naming what the folder holds), so a real CASME II folder is never written over."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"SynthME output {out} exists and is not a folder")
+
+    def marker(path: Path) -> dict:
+        return read_marker(path.parent) or {}
+    try:
+        found = SYNTH_FOLDER.claim(out, overwrite=overwrite, read_record=marker)
+    except ConfigError as exc:
+        raise DataError(f"refusing to write SynthME: {exc}") from exc
+    if found is not None:
+        raise DataError(f"{out} already holds a SynthME corpus; pass overwrite=True (--overwrite) to regenerate it")
     out.mkdir(parents=True, exist_ok=True)
 
 
