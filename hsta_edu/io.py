@@ -87,7 +87,8 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt/unsafe files
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-        refused = re.search(r"Unsupported global: ([^\n]+?)(?: was not an allowed global|\n|$)", text)
+        # torch >= 2.4: "Unsupported global: GLOBAL x.y was not an allowed global"; 2.3: "Unsupported class x.y"
+        refused = re.search(r"Unsupported (?:global:|class) ([^\n]+?)(?: was not an allowed global|\n|$)", text)
         if refused:
             raise CheckpointError(f"refused to load {path}: it holds a pickled object ({refused.group(1).strip()}), "
                                   "not only tensors; weights_only=True never unpickles arbitrary objects") from exc

@@ -13,7 +13,14 @@ def test_every_method_gives_normalised_maps_on_both_inputs(tiny_model, inputs, m
     assert maps["video"].shape == (2, 4, 16, 16) and maps["special"].shape == (2, 2, 16, 16)
     for m in maps.values():
         assert (m >= 0).all()
-        torch.testing.assert_close(m.sum((1, 2, 3)), torch.ones(2))
+        total = m.sum((1, 2, 3))
+        if method == "layer_gradcam":
+            # Grad-CAM keeps only positive evidence (a ReLU of the weighted activations): for an untrained
+            # model a clip can have none, and its map is then all zeros (which clip depends on the random
+            # weights, so on the torch version); every map with any mass sums to 1
+            assert total.max() > 0.5, total
+            total = torch.where(total > 0, total, torch.ones_like(total))
+        torch.testing.assert_close(total, torch.ones(2))
 
 
 def test_bad_method_and_options(tiny_model, inputs):

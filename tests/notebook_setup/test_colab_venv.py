@@ -35,7 +35,8 @@ pytestmark = pytest.mark.slow
 # what Colab preinstalls that hsta_edu (and the explorer's tests) use: linked from this venv, with
 # everything they depend on, except the packages the test installs itself or the cell must install
 COLAB_PROVIDES = ("torch", "numpy", "scipy", "einops", "scikit-learn", "scikit-image", "pandas", "openpyxl",
-                  "matplotlib", "seaborn", "tqdm", "ipython", "ipykernel", "traitlets", "packaging", "pytest")
+                  "matplotlib", "seaborn", "tqdm", "cloudpickle", "ipython", "ipykernel", "traitlets", "packaging",
+                  "pytest")
 NOT_LINKED = re.compile(r"^(opencv-.*|ipywidgets|widgetsnbextension|jupyterlab-widgets|captum|"
                         r"python-calamine|hsta-edu|pip|setuptools|wheel)$")
 # Colab's ipywidgets 7 (Python side only: its front-end packages without the notebook server)
