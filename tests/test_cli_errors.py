@@ -84,13 +84,13 @@ def test_train_out_reused_is_refused_and_explain_uses_the_stored_classes(tmp_pat
     r = hsta("explain", "--model", tmp_path / "one.pt", "--data", SAMPLES, "--out", tmp_path / "y.png", code=2)
     assert "predicts a single class ('negative')" in r.stderr
     r = hsta("explain", "--model", out / "model.pt", "--data", SAMPLES, "--clip", "2", "--out", tmp_path / "z.png",
-             code=0)
+             "--cache", cache, code=0)
     said = r.stdout.split("predicted ")[1].split(";")[0]
     assert said in ("negative", "positive", "surprise")
     # a write that fails while the command runs (the figure's folder cannot be made): one line naming it
     (tmp_path / "a_file").write_text("x")
     r = hsta("explain", "--model", out / "model.pt", "--data", SAMPLES, "--out", tmp_path / "a_file" / "z.png",
-             code=2)
+             "--cache", cache, code=2)
     assert f"could not write {tmp_path / 'a_file' / 'z.png'}" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
