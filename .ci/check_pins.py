@@ -24,6 +24,8 @@ def pins(path: Path) -> dict[str, str]:
         if not line:
             continue
         req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate():   # a pin for another Python
+            continue
         spec = list(req.specifier)
         if len(spec) != 1 or spec[0].operator != "==":
             raise SystemExit(f"{path}: {line!r} is not a single == pin")

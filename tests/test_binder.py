@@ -25,6 +25,11 @@ from pathlib import Path
 
 import pytest
 
+try:
+    import tomllib
+except ModuleNotFoundError:   # Python 3.10: the test extra brings tomli, the same parser
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -146,8 +151,6 @@ def binder_requirements(binder: Path = BINDER) -> list[str]:
 
 
 def project_dependencies() -> list[str]:
-    import tomllib
-
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     return _requirement_names(list(data["project"]["dependencies"]))
 
@@ -289,7 +292,6 @@ def test_every_binder_requirement_is_a_range_with_both_bounds():
 def test_binder_requirements_agree_with_pyproject():
     """Each of hsta_edu's dependencies that does not need torch is in binder/requirements.txt, with a
     range inside pyproject's; those that need torch (captum) come with the package after torch."""
-    import tomllib
     from packaging.requirements import Requirement
     from packaging.version import Version
 
@@ -309,7 +311,6 @@ def test_binder_requirements_agree_with_pyproject():
 
 
 def test_torch_comes_from_the_cpu_index_only_and_nothing_pulls_cuda():
-    import tomllib
     from packaging.requirements import Requirement
 
     post = (BINDER / "postBuild").read_text()
