@@ -36,8 +36,8 @@ from hsta_edu import create_model
 from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.torch_data import MERDataset
-from hsta_edu.explain.methods import METHODS, explain_maps
-from hsta_edu.explain.score import SCORE_OPTIONS, score_explanations, score_method, score_table, synthme_mask
+from hsta_edu.explain import METHODS, explain_maps, score_method
+from hsta_edu.explain.score import SCORE_OPTIONS, score_explanations, score_table, synthme_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,8 @@ def split_subjects(ds: MERDataset, n_test: int) -> tuple[list[int], list[int]]:
 
 def get_model(ds: MERDataset, train_idx: list[int], model_path: Path, epochs: int, retrain: bool, seed: int,
               special_input: str = "flow"):
-    from hsta_edu.train import load_model, recipe, save_model, set_seed, train
+    from hsta_edu.model import load_model, save_model
+    from hsta_edu.training import recipe, set_seed, train
     if model_path.is_file() and not retrain:
         log(f"loading {model_path}")
         model, _ = load_model(model_path)

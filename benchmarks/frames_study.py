@@ -32,9 +32,10 @@ from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, generate_synthme
 from hsta_edu.data.torch_data import MERDataset
-from hsta_edu.evaluate import LOSO, merge_run, run_protocol
+from hsta_edu.evaluate import LOSO, merge_run
 from hsta_edu.io import atomic_write_text
-from hsta_edu.train import recipe
+from hsta_edu.runs import run_protocol
+from hsta_edu.training import recipe
 from hsta_edu.viz import save_figure
 
 ROOT = Path(__file__).resolve().parents[1]

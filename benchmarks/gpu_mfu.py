@@ -3,7 +3,7 @@
     python benchmarks/gpu_mfu.py [--preset hsta-base] [--batch 16] [--steps 20] [--compile off,on]
                                  [--peak-tflops X] [--device cuda] [--json]
 
-One training step as `hsta_edu.train` runs it on a GPU: bf16 autocast, forward, cross-entropy,
+One training step as `hsta_edu.training.loop` runs it on a GPU: bf16 autocast, forward, cross-entropy,
 backward, AdamW (fused on CUDA). Each setting is timed over ``--steps`` steps after ``--warmup``
 steps (compilation happens there), ``--repeats`` times, and reported as min / median / max
 seconds per step. FLOPs per step are counted with `torch.utils.flop_counter` on the explicit

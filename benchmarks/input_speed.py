@@ -24,7 +24,7 @@ import hsta_edu
 from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.torch_data import MERDataset, balanced_sampler
-from hsta_edu.train import recipe
+from hsta_edu.training import recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 

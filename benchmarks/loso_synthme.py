@@ -29,14 +29,15 @@ import numpy as np
 import torch
 
 from hsta_edu import create_model
-from hsta_edu.cli import ablation_overrides
 from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, generate_synthme
 from hsta_edu.data.torch_data import MERDataset
-from hsta_edu.evaluate import LOSO, merge_run, run_protocol
+from hsta_edu.evaluate import LOSO, merge_run
 from hsta_edu.io import atomic_write_text
-from hsta_edu.train import recipe
+from hsta_edu.model import ablation_overrides
+from hsta_edu.runs import run_protocol
+from hsta_edu.training import recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -35,7 +35,7 @@ from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.synth import generate_synthme
 from hsta_edu.data.torch_data import MERDataset
-from hsta_edu.evaluate import LOSO, SampleKFold, run_protocol
+from hsta_edu.evaluate import LOSO, SampleKFold
 from hsta_edu.evaluate.pitfalls import (
     FAINT,
     SUBJECT_CORRELATED,
@@ -44,7 +44,8 @@ from hsta_edu.evaluate.pitfalls import (
     subject_correlated,
     trace_test_epochs,
 )
-from hsta_edu.train import recipe
+from hsta_edu.runs import run_protocol
+from hsta_edu.training import recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = dict(num_classes=3)

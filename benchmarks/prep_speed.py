@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from hsta_edu.data.datasets.casme2 import load_casme2
+from hsta_edu.data.datasets import load_casme2
 from hsta_edu.data.prep import PrepConfig, load_prepared
 from hsta_edu.data.synth import BENCHMARK_CONFIG, generate_synthme
 from hsta_edu.data.torch_data import MERDataset

@@ -36,14 +36,14 @@ import numpy as np
 import torch
 
 import hsta_edu
-from hsta_edu import create_model
+from hsta_edu import create_model, load_pretrained
 from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, SynthConfig, generate_synthme, read_marker
 from hsta_edu.data.torch_data import MERDataset, SpecialCrop
 from hsta_edu.errors import DataError
 from hsta_edu.evaluate import compute_metrics
-from hsta_edu.pretrained import WEIGHTS_DIR, default_prep, export_pretrained, load_pretrained
-from hsta_edu.train import predict, recipe, set_seed, train
+from hsta_edu.pretrained import WEIGHTS_DIR, default_prep, export_pretrained
+from hsta_edu.training import predict, recipe, set_seed, train
 
 ROOT = Path(__file__).resolve().parents[1]
 

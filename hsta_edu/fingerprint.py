@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from torch import nn
-from torch.utils.data import Dataset, Subset
 
 from .errors import HSTAError
 
-__all__ = ["digest", "clip_ids", "data_identity", "model_identity", "differences", "describe_differences",
+__all__ = ["digest", "data_identity", "model_identity", "differences", "describe_differences",
            "training_identity", "refuse_if_different"]
 
 _ABSENT = object()
@@ -33,20 +32,10 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def clip_ids(dataset: Dataset) -> list[str]:
-    """The clip uid of every item (through `Subset`s); item positions where the dataset names none."""
-    if isinstance(dataset, Subset):
-        inner = clip_ids(dataset.dataset)
-        return [inner[i] for i in dataset.indices]
-    clips = getattr(getattr(dataset, "index", None), "clips", None)
-    if clips is not None:
-        return [c.uid for c in clips]
-    return [str(i) for i in range(len(dataset))]   # type: ignore[arg-type]
-
-
-def data_identity(dataset: Dataset, labels: np.ndarray) -> dict[str, Any]:
-    """``{"n_clips", "digest"}`` of the dataset's clip ids and ``labels`` (one per item), in order."""
-    pairs = [[uid, int(y)] for uid, y in zip(clip_ids(dataset), np.asarray(labels).tolist(), strict=True)]
+def data_identity(uids: Sequence[str], labels: Sequence[int] | np.ndarray) -> dict[str, Any]:
+    """``{"n_clips", "digest"}`` of the items' ids ``uids`` and their ``labels`` (one per item), in order
+    (both from `hsta_edu.data.labelled.dataset_info`)."""
+    pairs = [[str(uid), int(y)] for uid, y in zip(uids, np.asarray(labels).tolist(), strict=True)]
     return {"n_clips": len(pairs), "digest": digest(pairs)}
 
 
@@ -96,12 +85,12 @@ def describe_differences(diffs: list[tuple[str, Any, Any]], old_name: str = "sto
     return "; ".join(parts)
 
 
-def training_identity(model: nn.Module, dataset: Dataset, labels: np.ndarray,
+def training_identity(model: nn.Module, uids: Sequence[str], labels: Sequence[int] | np.ndarray,
                       train_config: Mapping[str, Any]) -> dict[str, Any]:
     """What decides a training run's result: the model, the recipe (``train_config``, without its
     run-time-only fields) and the training clips' ids and labels."""
     return {"model": model_identity(model), "train_config": dict(train_config),
-            "data": data_identity(dataset, labels)}
+            "data": data_identity(uids, labels)}
 
 
 def refuse_if_different(stored: Mapping[str, Any], current: Mapping[str, Any], what: str, fix: str,

@@ -41,8 +41,8 @@ from .model import HSTA, HSTAConfig
 if TYPE_CHECKING:  # importing prep pulls in OpenCV: keep `import hsta_edu` light
     from .data.prep import PrepConfig
 
-__all__ = ["list_pretrained", "load_pretrained", "predict_pretrained", "export_pretrained", "default_prep",
-           "WEIGHTS_DIR", "MANIFEST_NAME", "MANIFEST_FORMAT", "MAX_BYTES"]
+__all__ = ["predict_pretrained", "export_pretrained", "default_prep", "WEIGHTS_DIR", "MANIFEST_NAME",
+           "MANIFEST_FORMAT", "MAX_BYTES"]
 
 #: The folder of the shipped weights (inside the installed package).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -214,12 +214,12 @@ def predict_pretrained(name: str, data: str | Path, *, scheme: str = "megc3", pr
     model's own preprocessing (deterministic test-time sampling).
 
     Returns ``(dataset, info, pred)``: the test-time `MERDataset`, `load_pretrained`'s ``info`` and
-    `hsta_edu.train.predict`'s ``{"logits", "prob", "pred"}`` plus ``"uids"`` (the clips' uids in the
+    `hsta_edu.training.loop.predict`'s ``{"logits", "prob", "pred"}`` plus ``"uids"`` (the clips' uids in the
     same order). DataError when the folder's classes differ from the model's."""
     from .data.datasets import load_dataset
     from .data.torch_data import MERDataset
     from .errors import DataError
-    from .train import predict
+    from .training.loop import predict
 
     model, info = load_pretrained(name, weights_dir=weights_dir)
     index = load_dataset(data, scheme=scheme)
@@ -256,6 +256,7 @@ def _json_ready(value: Any, what: str) -> Any:
                           f"bool, None): {exc}") from exc
 
 
+# many parameters: keyword-only manifest fields, each required so no entry ships without it
 def export_pretrained(name: str, model: nn.Module, *, prep: PrepConfig, classes: Sequence[str],
                       description: str, provenance: dict[str, Any], metrics: dict[str, Any],
                       weights_dir: str | Path | None = None, max_bytes: int | None = MAX_BYTES) -> Path:

@@ -1,7 +1,7 @@
 """The figure base of the package, and the figures of training and evaluation.
 
-Every figure module builds on this base: `hsta_edu.data.figures` and `hsta_edu.data.step_figures`
-(data preparation), `hsta_edu.data.class_plots` (class counts), `hsta_edu.explain.plots` (explanations),
+Every figure module builds on this base: `hsta_edu.data.figures.clips` and `hsta_edu.data.figures.steps`
+(data preparation), `hsta_edu.data.figures.classes` (class counts), `hsta_edu.explain.plots` (explanations),
 `hsta_edu.explain.internals` (the model's internals) and the explorer of `hsta_edu.explain.widgets`.
 
 - `save_figure` writes a figure to a file (`figure_format` checks its name first), `figure_png` gives its PNG bytes (widgets, notebooks).

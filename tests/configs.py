@@ -27,7 +27,7 @@ TINY_16PX_4FRAMES = MappingProxyType(dict(
     embed_dim=16, special_embed_dim=16, num_heads=2, special_num_heads=2,
     num_stages=2, video_blocks=2, special_blocks=1, drop_path_rate=0.0))
 
-# A small model in the reference implementation's config format (what `compat.load_reference_checkpoint`
+# A small model in the reference implementation's config format (what `load_reference_checkpoint`
 # reads): 48 px frames, patches 12 (special) / 16 (video), widths 48 / 96, 3 heads, stages of 1 + 2
 # blocks, 2 special / 6 video frames, 3 classes. Its weights come from
 # `tests.model.reference_forward.random_reference_state_dict`. Nested values are lists, as in the

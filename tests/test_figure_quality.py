@@ -21,7 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from hsta_edu import viz
-from hsta_edu.data import class_plots, figures, prep, step_figures
+from hsta_edu.data import prep
+from hsta_edu.data.figures import classes as class_plots
+from hsta_edu.data.figures import clips as figures
+from hsta_edu.data.figures import steps as step_figures
 from hsta_edu.data.prep import FaceBox
 from hsta_edu.data.synth import SAMPLES_CONFIG, render_clip
 from hsta_edu.errors import ConfigError
@@ -33,11 +36,11 @@ GREY_MAPS = {"gray", "Greys", "binary", "bone", "gist_gray", "Greys_r"}
 
 
 def _figure_functions() -> set[str]:
-    """Public functions (``__all__``, defined in the module itself) named plot_*/overlay*/compare_*
+    """Public functions (not underscored, defined in the module itself) named plot_*/overlay*/compare_*
     or annotated to return a Figure."""
     out = set()
     for mod in MODULES:
-        for name in mod.__all__:
+        for name in [n for n in vars(mod) if not n.startswith("_")]:
             fn = getattr(mod, name)
             if not inspect.isfunction(fn) or fn.__module__ != mod.__name__:
                 continue
@@ -132,36 +135,36 @@ CASES = {
                                                                                      .reshape(9, 8))),
     "internals.plot_attention_matrix": lambda: internals.plot_attention_matrix(_attention(), grid=(2, 2, 2)),
     "internals.plot_token_map": lambda: internals.plot_token_map(_attention()[0, 0, 1:], (2, 2, 2), title="w"),
-    "figures.plot_image_grid": lambda: figures.plot_image_grid([synth_clip().frames[0]] * 3, ["a", "b", "c"]),
-    "figures.plot_clip_frames": lambda: figures.plot_clip_frames(
+    "clips.plot_image_grid": lambda: figures.plot_image_grid([synth_clip().frames[0]] * 3, ["a", "b", "c"]),
+    "clips.plot_clip_frames": lambda: figures.plot_clip_frames(
         synth_clip().frames, synth_clip().frame_numbers, {"onset": synth_clip().onset, "apex": synth_clip().apex},
         count=3, true_region=synth_clip().mask),
-    "figures.plot_motion_curve": lambda: figures.plot_motion_curve(synth_clip()),
-    "figures.plot_distractors": lambda: figures.plot_distractors(synth_clip()),
-    "figures.plot_masks": lambda: figures.plot_masks(synth_clip().frames[0], synth_clip().masks,
+    "clips.plot_motion_curve": lambda: figures.plot_motion_curve(synth_clip()),
+    "clips.plot_distractors": lambda: figures.plot_distractors(synth_clip()),
+    "clips.plot_masks": lambda: figures.plot_masks(synth_clip().frames[0], synth_clip().masks,
                                                      synth_clip().displacement),
-    "figures.plot_face_boxes": lambda: figures.plot_face_boxes([synth_clip().frames[0]], [FaceBox(4, 4, 36, 36, "haar")],
+    "clips.plot_face_boxes": lambda: figures.plot_face_boxes([synth_clip().frames[0]], [FaceBox(4, 4, 36, 36, "haar")],
                                                                ["onset"]),
-    "figures.plot_sampling": lambda: figures.plot_sampling(10, 20, [10, 13, 17, 20], [[11, 13, 16, 20]], apex=15),
-    "figures.plot_flow_comparison": lambda: figures.plot_flow_comparison(
+    "clips.plot_sampling": lambda: figures.plot_sampling(10, 20, [10, 13, 17, 20], [[11, 13, 16, 20]], apex=15),
+    "clips.plot_flow_comparison": lambda: figures.plot_flow_comparison(
         synth_clip().frames[0], {"zero": np.zeros((48, 48, 2)), "truth": synth_clip().displacement.transpose(1, 2, 0)},
         synth_clip().mask, synth_clip().displacement),
-    "figures.plot_timings": lambda: figures.plot_timings({"dis": 0.005, "tvl1": 0.5}, title="flow"),
-    "figures.plot_batch": lambda: figures.plot_batch(torch.randn(2, 3, 4, 16, 16), torch.randn(2, 3, 2, 16, 16),
+    "clips.plot_timings": lambda: figures.plot_timings({"dis": 0.005, "tvl1": 0.5}, title="flow"),
+    "clips.plot_batch": lambda: figures.plot_batch(torch.randn(2, 3, 4, 16, 16), torch.randn(2, 3, 2, 16, 16),
                                                      [0, 1], ["a", "b"]),
-    "step_figures.plot_registration": lambda: step_figures.plot_registration(
+    "steps.plot_registration": lambda: step_figures.plot_registration(
         synth_clip().frames[0], np.roll(synth_clip().frames[0], 2, 1), synth_clip().frames[0], mask=synth_clip().mask),
-    "step_figures.plot_magnification": lambda: step_figures.plot_magnification(
+    "steps.plot_magnification": lambda: step_figures.plot_magnification(
         synth_clip().frames[0], _apex(), np.clip(_apex().astype(int) * 1.1, 0, 255).astype(np.uint8), 4.0,
         mask=synth_clip().mask),
-    "step_figures.plot_representations": lambda: step_figures.plot_representations(
+    "steps.plot_representations": lambda: step_figures.plot_representations(
         {"frames": prep.assemble(_prepared_inputs()[0], _prepared_inputs()[1].replace(representation="frames")),
          "difference": prep.assemble(_prepared_inputs()[0],
                                      _prepared_inputs()[1].replace(representation="difference"))}),
-    "step_figures.plot_augmentation": lambda: step_figures.plot_augmentation(
+    "steps.plot_augmentation": lambda: step_figures.plot_augmentation(
         [prep.assemble(_prepared_inputs()[0], _prepared_inputs()[1].replace(representation="frames"))[0]] * 2,
         [{}, {"flip": True}]),
-    "class_plots.plot_class_counts": lambda: class_plots.plot_class_counts({"megc3": {"neg": 8, "pos": 3}}, title="t"),
+    "classes.plot_class_counts": lambda: class_plots.plot_class_counts({"megc3": {"neg": 8, "pos": 3}}, title="t"),
     "diagram.plot_architecture": lambda: diagram.plot_architecture("hsta-tiny"),
 }
 

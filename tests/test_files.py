@@ -13,7 +13,7 @@ from torch.utils.data import TensorDataset
 from hsta_edu import create_model
 from hsta_edu.errors import WriteError
 from hsta_edu.io import atomic_write_text, safe_torch_load
-from hsta_edu.train import recipe, train
+from hsta_edu.training import recipe, train
 from tests.configs import TINY_16PX_2FRAMES_1STAGE
 
 
@@ -45,7 +45,6 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_last_good_one(tmp_path, monke
     g = torch.Generator().manual_seed(0)
     data = TensorDataset(torch.randn(12, 3, 2, 16, 16, generator=g), torch.randn(12, 3, 2, 16, 16, generator=g),
                          torch.as_tensor(np.arange(12) % 3))
-    data.labels = np.arange(12) % 3
     cfg = recipe("fast", epochs=3, batch_size=6, warmup_epochs=0, progress=False)
     real_fsync = os.fsync
 

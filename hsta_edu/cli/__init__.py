@@ -24,25 +24,25 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from ..errors import HSTAError, Interrupted
-from .commands import _cmd_explain, _cmd_prepare, _cmd_report, _cmd_synth, _cmd_train
-from .demo import _cmd_demo
-from .options import ABLATIONS, _args_ablations, ablation_overrides, check_arguments
+from .commands import cmd_explain, cmd_prepare, cmd_report, cmd_synth, cmd_train
+from .demo import cmd_demo
+from .options import args_ablations, check_arguments
 from .parser import build_parser
-from .protocol import _cmd_protocol
+from .protocol import cmd_protocol
 
-__all__ = ["main", "build_parser", "ablation_overrides", "ABLATIONS"]
+__all__ = ["main", "build_parser"]
 
 #: subcommand -> function(args) returning the exit status
 COMMANDS: dict[str, Callable] = {
-    "synth": _cmd_synth,
-    "prepare": _cmd_prepare,
-    "train": _cmd_train,
-    "loso": partial(_cmd_protocol, protocol_name="loso"),
-    "lodo": partial(_cmd_protocol, protocol_name="lodo"),
-    "kfold": partial(_cmd_protocol, protocol_name="kfold"),
-    "report": _cmd_report,
-    "explain": _cmd_explain,
-    "demo": _cmd_demo,
+    "synth": cmd_synth,
+    "prepare": cmd_prepare,
+    "train": cmd_train,
+    "loso": partial(cmd_protocol, protocol_name="loso"),
+    "lodo": partial(cmd_protocol, protocol_name="lodo"),
+    "kfold": partial(cmd_protocol, protocol_name="kfold"),
+    "report": cmd_report,
+    "explain": cmd_explain,
+    "demo": cmd_demo,
 }
 
 
@@ -62,14 +62,13 @@ def _expand_user(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hsta-edu``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
     _expand_user(args)
     if getattr(args, "jobs", 1) > 1 and not getattr(args, "launcher", None):
-        from ..forkserver import warm_workers
+        from ..runs import warm_workers
         warm_workers()   # the workers' imports, on another core, while this process loads the data
     try:
         if hasattr(args, "video_only"):  # check flag combinations before any data is read
-            _args_ablations(args)
+            args_ablations(args)
         check_arguments(args)
         if getattr(args, "threads", None):
             import torch

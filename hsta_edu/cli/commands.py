@@ -10,45 +10,37 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from ..io import OutputFolder
-from .options import _data_name, _datasets, _default_out, _model_overrides, _probe_config, _train_config
-from .output import _emit, _print_metrics
+from .options import data_name, datasets_for, default_out, overrides_from_args, probe_config, train_config_for
+from .output import emit, print_metrics
 
 
-def _cmd_synth(args: argparse.Namespace) -> int:
+def cmd_synth(args: argparse.Namespace) -> int:
     from ..data.synth import run_synth
     run_synth(args)
     return 0
 
 
-def _cmd_prepare(args: argparse.Namespace) -> int:
+def cmd_prepare(args: argparse.Namespace) -> int:
     t0 = time.time()
-    index, prep, ds, _ = _datasets(args, _probe_config(args), progress=not args.no_progress)
+    index, prep, ds, _ = datasets_for(args, probe_config(args), progress=not args.no_progress)
     base = getattr(ds, "base", ds)
     print(index.summary())
     print(f"prepared {len(ds)} clips at {prep.img_size}px, T={prep.num_frames}, special={prep.special}"
           + (f"; cache {args.cache}: {base.stats}" if args.cache else " (no cache folder given)"))
-    _emit({"n_samples": len(ds), "classes": index.classes, "dropped": len(index.dropped),
+    emit({"n_samples": len(ds), "classes": index.classes, "dropped": len(index.dropped),
            "cache": args.cache, "seconds": time.time() - t0}, args.json)
     return 0
-
-
-#: ``train --out``: ``train_run.json`` (the run's identity, written first; a ``model.pt`` alone marks the
-#: folder of an older hsta_edu) and every file a training run writes there: ``--overwrite`` deletes
-#: these and nothing else (`hsta_edu.io.OutputFolder`)
-TRAIN_FOLDER = OutputFolder("training output folder", ("train_run.json", "model.pt"), (
-    r"train_run\.json", r"model\.pt", r"checkpoint/last\.pt", r"history\.csv", r"history\.png",
-    r"train_summary\.json", r"dropped\.csv"))
 
 
 def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, test_ds: Any,
                     train_idx: Any, val_idx: Any) -> dict[str, Any]:
     """What decides a ``train`` run's model: the model, preprocessing, recipe, training and
     validation clips, and the video initialisation."""
-    from ..fingerprint import clip_ids, digest, model_identity
-    from ..train import dataset_labels
+    from ..data.labelled import dataset_info
+    from ..fingerprint import digest, model_identity
 
-    ids, labels = clip_ids(test_ds), dataset_labels(test_ds).tolist()
+    info = dataset_info(test_ds)
+    ids, labels = info.uids, info.labels.tolist()
     return {"model": model_identity(model), "prep": prep.to_dict(),
             "train_config": cfg.recipe_dict(),
             "data": {"n_train": len(train_idx), "n_val": len(val_idx),
@@ -56,52 +48,11 @@ def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, t
             "pretrained_video": str(args.pretrained_video) if args.pretrained_video else None}
 
 
-def _read_train_record(path: Path) -> dict[str, Any]:
-    """``{"identity": ...}`` of a training output folder's record: its ``train_run.json``, or the
-    fingerprint in the ``model.pt`` of an older run (None when it records none). A file that is not
-    a training run's record is a package error naming it (and is never replaced)."""
-    import json
-
-    from ..train import load_model
-
-    if path.name == "model.pt":
-        _, meta = load_model(path)   # CheckpointError naming the file when it is not a model of hsta_edu
-        return {"identity": (meta.get("extra") or {}).get("fingerprint")}
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path} cannot be read as the record of a training run ({exc}); it is not replaced: "
-                        "choose another --out") from None
-    if not isinstance(record, dict) or record.get("format") != "hsta_edu.train/1" or "identity" not in record:
-        raise DataError(f"{path} is not the record of a training run of hsta_edu; it is not replaced: "
-                        "choose another --out")
-    return record
-
-
-def _claim_train_out(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
-    """Claim ``--out`` for this training run (`TRAIN_FOLDER`): a new or empty folder gets its
-    ``train_run.json``; a folder of another training run is refused naming what differs (with
-    ``--overwrite``, that run's files are deleted first, nothing else); a folder holding other files
-    and no training run is refused naming some of them."""
-    from ..fingerprint import refuse_if_different
-    from ..io import atomic_write_json
-
-    old = TRAIN_FOLDER.claim(out, overwrite=overwrite, read_record=_read_train_record)
-    if old is not None:
-        if old["identity"] is None:
-            raise ConfigError(f"{out} holds a model.pt from an older hsta_edu run, which records no fingerprint; "
-                              "pass --overwrite to replace it, or choose another --out")
-        refuse_if_different(old["identity"], identity, f"{out} holds the model of another training run",
-                            "pass --overwrite to replace it, or choose another --out", ConfigError)
-    if old is None or not (out / "train_run.json").exists():
-        atomic_write_json(out / "train_run.json", {"format": "hsta_edu.train/1", "identity": identity})
-
-
 def _write_train_outputs(args: argparse.Namespace, out: Path, result: Any, index: Any, prep: Any,
                          recipe_name: str, cfg: Any, identity: dict[str, Any]) -> None:
     """model.pt, history.csv and history.png of a finished ``train``."""
     from ..io import atomic_write_text
-    from ..train import save_model
+    from ..model import save_model
     from ..viz import plot_history, save_figure
 
     save_model(out / "model.pt", result.model, preset=args.preset, classes=index.classes,
@@ -109,24 +60,25 @@ def _write_train_outputs(args: argparse.Namespace, out: Path, result: Any, index
                       "best_epoch": result.best_epoch, "prep": prep.to_dict(), "fingerprint": identity,
                       "epochs": len(result.history)})
     atomic_write_text(out / "history.csv", result.history.to_csv(index=False))
-    save_figure(plot_history(result.history, title=f"{args.preset} on {_data_name(args.data)}"),
+    save_figure(plot_history(result.history, title=f"{args.preset} on {data_name(args.data)}"),
                 out / "history.png")
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
     from torch.utils.data import Subset
 
     from .. import create_model
-    from ..evaluate import _val_split
     from ..io import atomic_write_json
-    from ..train import load_video_pretrained, set_seed, train
+    from ..model import load_video_pretrained
+    from ..runs import TRAIN_FOLDER, claim_folder, val_split
+    from ..training import set_seed, train
 
     t0 = time.time()
-    recipe_name, cfg = _train_config(args)
-    index, prep, test_ds, train_ds = _datasets(args, _probe_config(args), progress=cfg.progress)
-    overrides = _model_overrides(args, len(index.classes))
-    out = _default_out(args, "train")
+    recipe_name, cfg = train_config_for(args)
+    index, prep, test_ds, train_ds = datasets_for(args, probe_config(args), progress=cfg.progress)
+    overrides = overrides_from_args(args, len(index.classes))
+    out = default_out(args, "train")
     set_seed(cfg.seed)
     model = create_model(args.preset, **overrides)
     if args.pretrained_video:
@@ -135,17 +87,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     train_idx, val_idx = all_idx, np.zeros(0, dtype=np.int64)
     if args.val_subjects:
         from dataclasses import replace
-        train_idx, val_idx = _val_split(all_idx, list(test_ds.groups), args.val_subjects, cfg.seed)
+        train_idx, val_idx = val_split(all_idx, list(test_ds.groups), args.val_subjects, cfg.seed)
         cfg = replace(cfg, select="best_val")
     identity = _train_identity(args, model, prep, cfg, test_ds, train_idx, val_idx)
-    _claim_train_out(out, identity, args.overwrite)
+    claim_folder(TRAIN_FOLDER, out, {"identity": identity}, overwrite=args.overwrite,
+                 fix="pass --overwrite to replace it, or choose another --out")
     if index.dropped:
-        from .protocol import _write_dropped
-        _write_dropped(index, out)
+        from .protocol import write_dropped
+        write_dropped(index, out)
     result = train(model, Subset(train_ds, train_idx.tolist()), cfg, checkpoint_dir=out / "checkpoint",
                    val_dataset=Subset(test_ds, val_idx.tolist()) if len(val_idx) else None,
                    resume=not args.no_resume)
-    from ..distributed import context
+    from ..training.distributed import context
     if not context(result.device.split()[0]).is_main:
         return 0   # under torchrun: rank 0 writes the model and the summary
     _write_train_outputs(args, out, result, index, prep, recipe_name, cfg, identity)
@@ -159,19 +112,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     atomic_write_json(out / "train_summary.json", summary)
     print(f"trained {summary['epochs']} epoch{'s' if summary['epochs'] != 1 else ''} on {summary['n_train']} clips ({result.device}); "
           f"final loss {summary['final_loss']:.4f}; model saved to {summary['model']}")
-    _emit(summary, args.json)
+    emit(summary, args.json)
     return 0
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: argparse.Namespace) -> int:
     from ..evaluate import merge_run
     result = merge_run(args.run_dir)
     summary = result.summary()
     summary["seconds"] = result.seconds
-    _print_metrics(summary)
+    print_metrics(summary)
     if result.complete:
         print(f"wrote {Path(args.run_dir) / 'report.md'}")
-    _emit(summary, args.json)
+    emit(summary, args.json)
     return 0 if result.complete else 1
 
 
@@ -222,8 +175,8 @@ def _load_explained(where: str) -> tuple[Any, dict[str, Any]]:
     ``demo`` scores); its preprocessing and classes in the form a ``model.pt`` stores them."""
     from pathlib import Path
 
+    from ..model import load_model
     from ..pretrained import list_pretrained, load_pretrained
-    from ..train import load_model
 
     if Path(where).exists():
         return load_model(where)
@@ -235,7 +188,7 @@ def _load_explained(where: str) -> tuple[Any, dict[str, Any]]:
     return model, {"classes": info["classes"], "extra": {"prep": info["prep"].to_dict()}}
 
 
-def _cmd_explain(args: argparse.Namespace) -> int:
+def cmd_explain(args: argparse.Namespace) -> int:
     from ..viz import figure_format
 
     try:
@@ -253,7 +206,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     model, meta = _load_explained(args.model)
     model.eval()
-    _, prep, ds, _ = _datasets(args, model.config, progress=False)
+    _, prep, ds, _ = datasets_for(args, model.config, progress=False)
     _use_stored_prep(args, model, meta, prep)
     classes = _stored_classes(args.model, meta, model, list(ds.classes))
     uids = [c.uid for c in ds.index.clips]

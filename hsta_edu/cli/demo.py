@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ..errors import DataError
-from .output import _emit
+from .output import emit
 
 
 def _synth_seed(folder: Any) -> Any:
@@ -53,7 +53,7 @@ def _demo_loso(args: argparse.Namespace) -> None:
     main(argv)
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     """The headless main job: the shipped hsta-tiny trained on frames, scored on subjects it never saw.
 
     ``hsta-tiny-synthme`` was trained (benchmarks/train_pretrained.py) on SynthME subjects generated
@@ -72,5 +72,5 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"({summary['seconds']:.0f} s)")
     if args.loso:
         _demo_loso(args)
-    _emit(summary, args.json)
+    emit(summary, args.json)
     return 0

@@ -13,42 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from ..model import ABLATIONS, ablation_overrides
 from ..typed_fields import parse_assignments
 
-__all__ = ["ABLATIONS", "ablation_overrides"]
 
-ABLATIONS = {
-    "no_usta": {"video_blocks": 0, "special_blocks": 0},
-    "no_csta": {"use_csta": False},
-    "video_only": {"modalities": ("video",)},
-    "special_only": {"modalities": ("special",)},
-    "flow": {"special_input": "flow"},
-}
-
-
-def ablation_overrides(no_usta: bool = False, no_csta: bool = False, video_only: bool = False,
-                       special_only: bool = False, flow: bool = False) -> dict[str, Any]:
-    """HSTAConfig overrides for the paper's ablations (Table 5) and the flow variant."""
-    if video_only and special_only:
-        raise ConfigError("--video-only and --special-only exclude each other")
-    out: dict[str, Any] = {}
-    for name, on in (("no_usta", no_usta), ("no_csta", no_csta), ("video_only", video_only),
-                     ("special_only", special_only), ("flow", flow)):
-        if on:
-            out.update(ABLATIONS[name])
-    return out
-
-
-def _args_ablations(args: argparse.Namespace) -> dict[str, Any]:
+def args_ablations(args: argparse.Namespace) -> dict[str, Any]:
     """`ablation_overrides` of the ablation flags in ``args`` (raises on a forbidden combination)."""
+    if args.video_only and args.special_only:
+        raise ConfigError("--video-only and --special-only exclude each other")
     return ablation_overrides(args.no_usta, args.no_csta, args.video_only, args.special_only, args.flow)
 
 
-def _model_overrides(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
+def overrides_from_args(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
     """HSTAConfig overrides: the ablation flags, then each ``--set KEY=VALUE`` typed by its field
     (`hsta_edu.typed_fields`: ``use_csta=false`` is False, ``qkv_bias=maybe`` a ConfigError)."""
     from ..model.hsta import HSTAConfig
-    overrides = _args_ablations(args)
+    overrides = args_ablations(args)
     given = parse_assignments(HSTAConfig, args.overrides, flag="--set", what="model option(s)")
     if "num_classes" in given:     # it would be replaced by the data's class count without a word
         raise ConfigError(f"--set num_classes={given['num_classes']}: the number of classes follows the data's "
@@ -60,18 +40,18 @@ def _model_overrides(args: argparse.Namespace, num_classes: int) -> dict[str, An
     return overrides
 
 
-def _probe_config(args: argparse.Namespace, num_classes: int = 2) -> Any:
+def probe_config(args: argparse.Namespace, num_classes: int = 2) -> Any:
     """The final HSTAConfig of this command: the preset with every ablation flag, ``--set`` and
     ``--drop-path`` applied. Preprocessing follows it (`_prep_config`), so no option can reach the
     model and not the data, or the reverse; a bad option fails here, before any data is read."""
     from ..model.hsta import preset_config
-    return preset_config(args.preset, **_model_overrides(args, num_classes))
+    return preset_config(args.preset, **overrides_from_args(args, num_classes))
 
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Every argument that can be checked without data, checked before any data is read."""
-    from ..device import pick_device
     from ..evaluate import check_val_subjects, parse_shard
+    from ..training.device import pick_device
 
     for name in ("threads", "epochs", "batch_size", "jobs", "time", "cpus_per_task", "mem_gb", "array_parallelism"):
         value = getattr(args, name, None)
@@ -98,15 +78,15 @@ def check_arguments(args: argparse.Namespace) -> None:
         if blocked is not None:
             raise ConfigError(f"--{flag} {path}: {blocked} is a file, so no folder can be made there")
     if hasattr(args, "overrides") and hasattr(args, "no_usta"):   # a command with model options (not synth's --preset)
-        model_cfg = _probe_config(args)
+        model_cfg = probe_config(args)
         if hasattr(args, "prep_overrides"):
             _prep_config(args, model_cfg)       # every --prep option typed and in range, before the data
     elif getattr(args, "prep_overrides", None):
         _prep_overrides(args)                   # explain: the model decides the rest; the types now
 
 
-def _train_config(args: argparse.Namespace):
-    from ..train import recipe
+def train_config_for(args: argparse.Namespace):
+    from ..training import recipe
     name = args.recipe or ("fast" if args.preset == "hsta-tiny" else "paper")
     fields = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
               "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs, "loss": args.loss,
@@ -130,8 +110,8 @@ def _load_index(args: argparse.Namespace):
         scheme = (read_marker(Path(str(args.data))) or {}).get("scheme")
     loader_kw: dict[str, Any] = {}
     if getattr(args, "macro_extra", False):
-        from ..data.datasets import _resolve as resolve_data
         from ..data.datasets import detect_dataset
+        from ..data.datasets import resolve_data_path as resolve_data
         kind = detect_dataset(resolve_data(args.data))
         if kind != "casme3":
             raise ConfigError(f"--macro-extra needs a CAS(ME)^3 folder; {args.data} holds {kind}")
@@ -173,7 +153,7 @@ def _prep_config(args: argparse.Namespace, model_cfg: Any):
     return PrepConfig.for_model(model_cfg, **extra)
 
 
-def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
+def datasets_for(args: argparse.Namespace, model_cfg: Any, progress: bool):
     """(index, prep_cfg, test-time dataset, train-time dataset) sharing decoded clips in memory."""
     from ..data.torch_data import MERDataset
 
@@ -183,7 +163,7 @@ def _datasets(args: argparse.Namespace, model_cfg: Any, progress: bool):
     return index, prep, test_ds, test_ds.train_view()
 
 
-def _data_name(data: str) -> str:
+def data_name(data: str) -> str:
     p = Path(data)
     return p.name if p.name else str(data)
 
@@ -193,6 +173,6 @@ def _ablation_tag(args: argparse.Namespace) -> str:
     return ("-" + "-".join(tags)) if tags else ""
 
 
-def _default_out(args: argparse.Namespace, what: str) -> Path:
+def default_out(args: argparse.Namespace, what: str) -> Path:
     """``--out``, or ``runs/<data>-<what>-<preset>[-ablation]``."""
-    return Path(args.out or f"runs/{_data_name(args.data)}-{what}-{args.preset}{_ablation_tag(args)}")
+    return Path(args.out or f"runs/{data_name(args.data)}-{what}-{args.preset}{_ablation_tag(args)}")

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 
-def _emit(result: dict[str, Any], as_json: bool) -> None:
+def emit(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, default=str), flush=True)
 
 
-def _print_metrics(summary: dict[str, Any]) -> None:
+def print_metrics(summary: dict[str, Any]) -> None:
     if "uf1" in summary:
         print(f"UF1 {summary['uf1']:.4f}  UAR {summary['uar']:.4f}  accuracy {summary['accuracy']:.4f}  "
               f"({summary['n_samples']} clips, {summary['n_folds']} folds)")

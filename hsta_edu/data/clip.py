@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,28 +154,29 @@ class DatasetIndex:
         return "\n".join(lines)
 
 
-def require_classes(data: Any, *, labels_of: Callable[[Any], Sequence[int]] | None = None,
-                    what: str = "training data") -> None:
+def require_classes(data: Any, *, what: str = "training data") -> None:
     """DataError naming the class and the count when every clip of ``data`` is of one class
     (``what`` starts the message: the data's name or role).
 
-    ``data``: a `DatasetIndex`, or a dataset of ``(video, special, label)`` items whose integer
-    labels ``labels_of(data)`` gives (e.g. `hsta_edu.train.dataset_labels`), its class names from
-    its ``classes`` when it has them. A torch ``Subset`` (one fold's training clips) passes when
-    the dataset it is taken from holds two classes or more: a fold lacking a class is only a
-    `MissingClassWarning`. Empty data passes (it is reported as empty where it is used).
+    ``data``: a `DatasetIndex`, or a dataset that `hsta_edu.data.labelled.dataset_info` reads (a
+    `LabelledDataset` such as `MERDataset`, a torch ``Subset`` of one, a ``TensorDataset``). A
+    ``Subset`` (one fold's training clips) passes when the dataset it is taken from holds two
+    classes or more: a fold lacking a class is only a `MissingClassWarning`. Empty data passes (it
+    is reported as empty where it is used).
     """
     if isinstance(data, DatasetIndex):
         classes, names = list(data.classes), [c.label for c in data.clips]
     else:
-        if labels_of is None:
-            raise TypeError("require_classes needs labels_of for a dataset that is not a DatasetIndex")
-        classes = [str(c) for c in getattr(data, "classes", None) or []]
-        names = [classes[int(i)] if 0 <= int(i) < len(classes) else str(int(i)) for i in labels_of(data)]
+        from torch.utils.data import Subset  # torch only for datasets: a DatasetIndex check stays light
+
+        from .labelled import dataset_info
+        info = dataset_info(data)
+        classes = info.classes
+        names = [classes[i] if 0 <= i < len(classes) else str(i) for i in map(int, info.labels)]
         base = data
-        while hasattr(base, "dataset") and hasattr(base, "indices"):   # torch Subset, nested or not
+        while isinstance(base, Subset):
             base = base.dataset
-        if base is not data and len(set(names)) < 2 and len({int(i) for i in labels_of(base)}) >= 2:
+        if base is not data and len(set(names)) < 2 and len(set(map(int, dataset_info(base).labels))) >= 2:
             return
     present = Counter(names)
     if len(present) != 1:

@@ -17,16 +17,18 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 
 from ..errors import ConfigError, DataError
 from .clip import DatasetIndex
+from .labelled import LabelledDataset, dataset_info
 from .prep import CacheStats, PreparedClip, PrepConfig, assemble, load_or_prepare, prepare_index
 from .prep.tensors import assemble_batch
 
 
-class MERDataset(Dataset):
+class MERDataset(LabelledDataset):
     """Micro-expression clips as model inputs.
 
     ``__getitem__(i) -> (video (3, T, S, S) float32, special (3, 2, S, S) float32, label int64 scalar)``.
     Attributes: ``labels`` (np.int64, one per clip), ``groups`` (LOSO group per clip), ``classes``,
-    ``index`` (the `DatasetIndex`). ``train=True`` jitters the temporal sampling (if ``prep_cfg.jitter``);
+    ``uids`` and ``train_only`` (from the clips), ``index`` (the `DatasetIndex`): a `LabelledDataset`,
+    read by `dataset_info`. ``train=True`` jitters the temporal sampling (if ``prep_cfg.jitter``);
     ``train=False`` is deterministic. ``in_memory`` keeps decoded clips for the next epochs.
     """
 
@@ -56,6 +58,17 @@ class MERDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.index.clips)
+
+    @property
+    def uids(self) -> list[str]:
+        """The uid (``dataset/subject/clip_id``) of every clip."""
+        return [c.uid for c in self.index.clips]
+
+    @property
+    def train_only(self) -> np.ndarray:
+        """True for the clips marked ``clip.meta["train_only"]`` (CAS(ME)^3 macro-expressions loaded
+        with ``macro=True``): they only ever train."""
+        return np.asarray([bool(c.meta.get("train_only", False)) for c in self.index.clips], dtype=bool)
 
     def prepared(self, i: int) -> PreparedClip:
         """The decoded clip ``i`` (from memory, the disk cache, or its frame files)."""
@@ -134,24 +147,42 @@ class MERDataset(Dataset):
                           in_memory=self.in_memory, generator=self.generator, _memory=self._memory)
 
 
-class SpecialCrop(Dataset):
+class SpecialCrop(LabelledDataset):
     """View of a (video, special, label) dataset whose special frames are cropped to the top-left
     ``size`` x ``size`` pixels. ``PrepConfig(special_size=...)`` (which `PrepConfig.for_model`
     sets) does the same inside `MERDataset`; this view serves other datasets.
 
     ``hsta-base`` takes 216 px special frames: the reference feeds 224 px frames to a stride-12
     tubelet conv that only ever sees their top-left 216 x 216, so cropping a 224 px preparation
-    reproduces the reference exactly. Forwards ``labels``, ``groups``, ``classes`` and ``index``.
+    reproduces the reference exactly. A `LabelledDataset` saying what `dataset_info` says of ``base``
+    (``labels``, ``classes``, ``groups``, ``uids``, ``train_only``).
     """
 
     def __init__(self, base: Dataset, size: int) -> None:
         self.base, self.size = base, int(size)
-        for name in ("labels", "groups", "classes", "index"):
-            if hasattr(base, name):
-                setattr(self, name, getattr(base, name))
 
     def __len__(self) -> int:
         return len(self.base)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return dataset_info(self.base).labels
+
+    @property
+    def classes(self) -> list[str]:
+        return dataset_info(self.base).classes
+
+    @property
+    def groups(self) -> list[str] | None:
+        return dataset_info(self.base).known_groups
+
+    @property
+    def uids(self) -> list[str]:
+        return dataset_info(self.base).uids
+
+    @property
+    def train_only(self) -> np.ndarray:
+        return dataset_info(self.base).train_only
 
     def __getitem__(self, i: int):
         video, special, label = self.base[i]

@@ -1,6 +1,6 @@
 """Evaluation that can be trusted: MEGC metrics, protocols as objects, folds as resumable jobs.
 
-The package is four modules, each importing only the ones before it:
+The package is three modules, each importing only the ones before it:
 
 - `metrics`: UF1, UAR, accuracy, per-class report and confusion matrix (scikit-learn),
   computed on predictions **pooled over all folds** (the MEGC definition), with per-fold and
@@ -13,15 +13,11 @@ The package is four modules, each importing only the ones before it:
   clips marked ``clip.meta["train_only"]`` (or given by ``train_only=``) never enter a test
   fold; each fold trains on them unless their subject is in its test fold, and the metrics are
   pooled over the other (micro-expression) clips only.
-- `runs`: `run_protocol` trains one model per fold with a fixed epoch budget (or picks the
-  epoch on a validation split of *training* subjects only: never on the test fold), saves each
-  fold's predictions atomically as it ends, skips finished folds on a rerun, runs a slice with
-  ``shard=(i, n)``; `prepare_run` claims a run folder for one run's identity (model, preprocessing,
-  recipe, protocol, the clips' ids and labels) and refuses another, naming what differs.
 - `results`: `merge_run` pools a run folder's checked fold records into ``metrics.json``,
   ``predictions.csv``, ``confusion.png`` and ``report.md``; `RunResult`.
 
-Everything is importable from ``hsta_edu.evaluate`` itself. A fourth module, `pitfalls`, is not
+Running a protocol (folds as resumable jobs, here, in worker processes or on Slurm) is the
+`hsta_edu.runs` package's. Everything is importable from ``hsta_edu.evaluate`` itself. A fourth module, `pitfalls`, is not
 a way to evaluate: it measures what the known mistakes (epochs chosen on the test folds, clip-level
 splits, random test-time sampling) do to a score, for notebook 04 and ``benchmarks/pitfalls.py``;
 import it as ``hsta_edu.evaluate.pitfalls``.
@@ -50,16 +46,11 @@ from .protocols import (
     shard_folds,
     train_only_mask,
 )
-from .results import RunResult, merge_run
-
-# Private helpers other modules import from here (cli/commands.py: _val_split); the alias marks the re-export.
-from .results import _fold_file as _fold_file
-from .runs import PreparedRun, prepare_run, run_protocol
-from .runs import _val_split as _val_split
+from .results import RunResult, fold_file, merge_run
 
 __all__ = [
     "compute_metrics", "metrics_table", "Fold", "Protocol", "LOSO", "LODO", "KFoldProtocol",
     "SubjectKFold", "SampleKFold", "PROTOCOLS", "SubjectLeakageWarning", "MissingClassWarning",
-    "make_protocol", "run_protocol", "merge_run", "RunResult", "parse_shard", "check_val_subjects",
-    "protocol_folds", "train_only_mask", "dataset_of", "fold_cost", "shard_folds", "prepare_run", "PreparedRun",
+    "make_protocol", "merge_run", "fold_file", "RunResult", "parse_shard", "check_val_subjects",
+    "protocol_folds", "train_only_mask", "dataset_of", "fold_cost", "shard_folds",
 ]

@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from ..errors import DataError
 
-__all__ = ["compute_metrics", "metrics_table", "class_indices"]
+__all__ = ["class_indices"]
 
 
 def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str] | None = None,

@@ -29,12 +29,13 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
+from ..data.labelled import dataset_info
 from ..data.synth.config import SAMPLES_CONFIG
 from ..errors import ConfigError
 from ..progress import progress_bar
-from ..train import TrainConfig, predict, set_seed, train
+from ..training.loop import TrainConfig, predict, set_seed, train
 from .metrics import compute_metrics
-from .protocols import Fold, Protocol, protocol_folds, train_only_mask
+from .protocols import Fold, Protocol, protocol_folds
 
 __all__ = ["EpochTrace", "trace_test_epochs", "sampling_spread", "subject_correlated",
            "face_shortcut_scores", "SUBJECT_CORRELATED", "FAINT"]
@@ -123,8 +124,9 @@ def trace_test_epochs(dataset: Dataset, protocol: Protocol, model_fn: Callable[[
     the random state is saved and restored around each one, so the last epoch's predictions are
     those of ``run_protocol(dataset, protocol, model_fn, cfg, ...)``."""
     train_dataset = dataset if train_dataset is None else train_dataset
-    labels = np.asarray(dataset.labels)
-    folds = protocol_folds(protocol, labels, list(dataset.groups), train_only_mask(dataset))
+    info = dataset_info(dataset)
+    labels = info.labels
+    folds = protocol_folds(protocol, labels, info.groups, info.train_only)
     preds = np.full((cfg.epochs, len(labels)), -1, dtype=np.int64)
     models: dict[int, nn.Module] = {}
     for fold in progress_bar(folds, desc="folds", enabled=progress, leave=False):
@@ -141,7 +143,7 @@ def trace_test_epochs(dataset: Dataset, protocol: Protocol, model_fn: Callable[[
 
         models[fold.index] = train(model, Subset(train_dataset, fold.train.tolist()), fold_cfg,
                                    callback=look).model
-    return EpochTrace(folds, labels, list(dataset.classes), preds, models)
+    return EpochTrace(folds, labels, info.classes, preds, models)
 
 
 def sampling_spread(models: nn.Module | dict[int, nn.Module], views: dict[str, Dataset], labels: Sequence[int],

@@ -22,15 +22,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset
 
+from ..data.labelled import dataset_info
 from ..errors import ConfigError, DataError, check_fields
-
-__all__ = [
-    "SubjectLeakageWarning", "MissingClassWarning", "Fold", "Protocol", "LOSO", "LODO", "KFoldProtocol",
-    "SubjectKFold", "SampleKFold", "PROTOCOLS", "make_protocol", "parse_shard", "check_val_subjects", "dataset_of",
-    "train_only_mask", "protocol_folds", "fold_cost", "shard_folds",
-]
 
 
 class SubjectLeakageWarning(UserWarning):
@@ -256,9 +251,9 @@ def shard_folds(folds: Sequence[Fold], shard: tuple[int, int] | None) -> list[Fo
 
 
 def train_only_mask(dataset: Dataset, train_only: Sequence[bool] | bool | None = None) -> np.ndarray:
-    """Which items are train-only: ``train_only`` as given (a mask, or False for none), else the
-    dataset's clips marked ``clip.meta["train_only"]`` (CAS(ME)^3 macro-expressions loaded with
-    ``macro=True``)."""
+    """Which items are train-only: ``train_only`` as given (a mask, or False for none), else what
+    `dataset_info` says (`MERDataset`: the clips marked ``clip.meta["train_only"]``, CAS(ME)^3
+    macro-expressions loaded with ``macro=True``)."""
     n = len(dataset)
     if train_only is False:
         return np.zeros(n, dtype=bool)
@@ -268,12 +263,7 @@ def train_only_mask(dataset: Dataset, train_only: Sequence[bool] | bool | None =
             raise DataError(f"train_only must be {n} booleans (one per clip), got shape {mask.shape} "
                             f"dtype {mask.dtype}")
         return mask
-    base = dataset.dataset if isinstance(dataset, Subset) else dataset
-    clips = getattr(getattr(base, "index", None), "clips", None)
-    if clips is None:
-        return np.zeros(n, dtype=bool)
-    mask = np.asarray([bool(c.meta.get("train_only", False)) for c in clips], dtype=bool)
-    return mask[list(dataset.indices)] if isinstance(dataset, Subset) else mask
+    return dataset_info(dataset).train_only
 
 
 def protocol_folds(protocol: Protocol, labels: Sequence[int], groups: Sequence[str],

@@ -16,7 +16,7 @@ from ..errors import DataError
 from ..io import atomic_write_json, atomic_write_text
 from .metrics import compute_metrics, metrics_table
 
-__all__ = ["RunResult", "merge_run"]
+__all__ = ["read_json"]
 
 
 @dataclass
@@ -55,11 +55,11 @@ class RunResult:
         return plot_confusion(self.metrics["confusion"], self.metrics["classes"], normalize=normalize, **kwargs)
 
 
-def _fold_file(run_dir: Path, index: int) -> Path:
+def fold_file(run_dir: Path, index: int) -> Path:
     return run_dir / "folds" / f"fold_{index:03d}.json"
 
 
-def _read_json(path: Path, what: str) -> Any:
+def read_json(path: Path, what: str) -> Any:
     """A JSON file of a run folder; DataError naming the file (and how to recover) when unreadable."""
     try:
         return json.loads(path.read_text())
@@ -77,7 +77,7 @@ def merge_run(run_dir: str | Path, write: bool = True) -> RunResult:
     cfg_file = run_dir / "config.json"
     if not cfg_file.exists():
         raise DataError(f"{run_dir} is not a run folder (no config.json)")
-    config = _read_json(cfg_file, "it cannot be merged; move the folder away and rerun the protocol to start afresh")
+    config = read_json(cfg_file, "it cannot be merged; move the folder away and rerun the protocol to start afresh")
     if not isinstance(config, dict) or not {"n_folds", "folds", "classes", "protocol"} <= set(config):
         raise DataError(f"{cfg_file} is not a run configuration written by hsta_edu (missing "
                         f"{sorted({'n_folds', 'folds', 'classes', 'protocol'} - set(config or {}))})")
@@ -131,11 +131,11 @@ _RECORD_KEYS = ("index", "name", "test_index", "uid", "group", "y_true", "y_pred
 def _read_fold(run_dir: Path, index: int, config: dict[str, Any]) -> dict[str, Any] | None:
     """Fold ``index``'s record, checked: of this run (its ``run_id``), complete, and with predictions
     among the run's classes; None when the fold has not finished. DataError naming the file."""
-    path = _fold_file(run_dir, index)
+    path = fold_file(run_dir, index)
     if not path.exists():
         return None
     fix = "delete it to rerun that fold"
-    r = _read_json(path, fix)
+    r = read_json(path, fix)
     missing = [k for k in _RECORD_KEYS if not isinstance(r, dict) or k not in r]
     if missing:
         raise DataError(f"{path} is not a fold record of hsta_edu (no {missing}); {fix}")

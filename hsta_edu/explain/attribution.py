@@ -187,6 +187,7 @@ def _with_noise(attributor, noise_tunnel: str | None, nt_samples: int, stdevs: f
 
 
 # --------------------------------------------------------------------------- methods
+# many parameters: Captum's own keyword-only options (steps, batch, noise tunnel), passed through
 def integrated_gradients(model: nn.Module, video: torch.Tensor | None, special: torch.Tensor | None,
                          target: int | torch.Tensor | None = None, *, baseline: str | float = "onset",
                          n_steps: int = 32, internal_batch_size: int | None = None,

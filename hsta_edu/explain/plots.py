@@ -20,15 +20,12 @@ from ..viz import (
     MapScale,
     as_float_array,
     display_image,
-    figure_png,
     map_scale,
     outline_region,
     region_handle,
-    register_notebook_display,
 )
 
-__all__ = ["display_frames", "frame_importance", "overlay", "plot_frame_importance", "compare_methods",
-           "figure_png", "register_notebook_display"]
+__all__ = ["display_frames"]
 
 
 def display_frames(clip) -> np.ndarray:
@@ -81,7 +78,7 @@ def _frame_choice(frames: str | int | Sequence[int], T: int) -> list[int | str]:
     return out
 
 
-def _draw(ax, grey: np.ndarray, heat: np.ndarray, vmax: float, alpha: float, cmap: str, title: str,
+def draw_overlay(ax, grey: np.ndarray, heat: np.ndarray, vmax: float, alpha: float, cmap: str, title: str,
           vmin: float = 0.0):
     """The frame in grey with the map over it (limits ``vmin``..``vmax``); returns the map's image."""
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -111,7 +108,7 @@ def _regions(mask, grey: np.ndarray):
 
 def _panel(ax, grey: np.ndarray, heat: np.ndarray, ms: MapScale, alpha: float, title: str, region=None):
     """One map panel drawn on its `MapScale` (``heat`` already on that scale), the true region outlined."""
-    im = _draw(ax, grey, heat, ms.vmax, alpha, ms.cmap, title, ms.vmin)
+    im = draw_overlay(ax, grey, heat, ms.vmax, alpha, ms.cmap, title, ms.vmin)
     drawn = region is not None and outline_region(ax, region)
     return im, drawn
 
@@ -127,6 +124,7 @@ def _region_legend(fig: Figure, drawn: bool) -> None:
         fig.legend(handles=[region_handle()], loc="outside lower center", fontsize=8, frameon=False)
 
 
+# many parameters: keyword-only drawing options, each with a default that suits a notebook
 def overlay(clip, heat, frames: str | int | Sequence[int] = "all", *, alpha: float = 0.5, cmap: str = "jet",
             title: str | None = None, ncols: int = 6, panel: float = 2.0, true_region=None,
             scale: str = "auto", label: str = "|map|") -> Figure:
@@ -198,6 +196,7 @@ def plot_frame_importance(maps, *, labels: Sequence[str] | None = None, title: s
     return fig
 
 
+# many parameters: keyword-only drawing options, each with a default that suits a notebook
 def compare_methods(clip, maps: Mapping[str, object], frames: str | int | Sequence[int] = "mean", *,
                     alpha: float = 0.5, cmap: str = "jet", mask=None, panel: float = 2.0, true_region=None,
                     scale: str = "auto") -> Figure:

@@ -24,7 +24,7 @@ from torch import nn
 from ..errors import ConfigError, DataError
 from ..viz import figure_png, outline_region, region_handle
 from .methods import METHODS, explain_maps
-from .plots import _draw, display_frames, frame_importance
+from .plots import display_frames, draw_overlay, frame_importance
 from .score import synthme_mask
 
 # which controls each method listens to
@@ -68,11 +68,15 @@ def _enable_colab_widgets() -> None:
 
 
 def _clip_names(dataset: Any) -> list[str]:
-    index = getattr(dataset, "index", None)
-    clips = getattr(index, "clips", None)
-    if clips is not None and len(clips) == len(dataset):
-        return [f"{i}: {c.subject}/{c.clip_id} ({c.label})" for i, c in enumerate(clips)]
-    return [f"clip {i}" for i in range(len(dataset))]
+    """``"i: uid (class)"`` of every item the typed dataset interface knows; ``"clip i"`` for a dataset
+    that does not say its labels (any dataset of (video, special, label) items can be explored)."""
+    from ..data.labelled import dataset_info
+
+    try:
+        info = dataset_info(dataset)
+    except DataError:
+        return [f"clip {i}" for i in range(len(dataset))]
+    return [f"{i}: {uid} ({info.classes[y]})" for i, (uid, y) in enumerate(zip(info.uids, info.labels, strict=True))]
 
 
 class Explorer:
@@ -299,9 +303,9 @@ class Explorer:
         f = s["frame"]
         if f == "mean":
             h = heat.sum(0)
-            im = _draw(ax_img, grey[0], h, float(h.max()) or 1.0, 0.5, "jet", f"{m}: all frames")
+            im = draw_overlay(ax_img, grey[0], h, float(h.max()) or 1.0, 0.5, "jet", f"{m}: all frames")
         else:
-            im = _draw(ax_img, grey[f], heat[f], float(heat.max()) or 1.0, 0.5, "jet", f"{m}: frame {f}")
+            im = draw_overlay(ax_img, grey[f], heat[f], float(heat.max()) or 1.0, 0.5, "jet", f"{m}: frame {f}")
         fig.colorbar(im, ax=ax_img, shrink=0.8, label="map value")
         region = self._region(s["clip"])
         if region is not None:

@@ -1,17 +1,25 @@
-"""The HSTA model: tubelet embeddings, USTA blocks, CSTA [CLS] exchange, K stages, head; and its weights
-(`checkpoints`: save/load, reference-implementation and VideoMAE checkpoints)."""
+"""The HSTA model: tubelet embeddings, USTA blocks, CSTA [CLS] exchange, K stages, head; its presets and
+the paper's ablations; and its weights (`checkpoints`: save/load, reference-implementation and VideoMAE
+checkpoints). `HSTA`, `HSTAConfig`, `create_model` and `list_presets` are public at the top (``from hsta_edu
+import create_model``); every other public name of the model is imported from here."""
 
-import sys as _sys
+from .checkpoints import (
+    LoadReport,
+    ReferenceInputAdapter,
+    config_from_reference,
+    convert_reference_state_dict,
+    load_model,
+    load_reference_checkpoint,
+    load_video_pretrained,
+    reference_depths,
+    reference_image_sizes,
+    rename_reference_key,
+    save_model,
+    split_reference_input,
+)
+from .hsta import ABLATIONS, HSTA, AttentionMaps, HSTAConfig, ablation_overrides, create_model, list_presets  # noqa: F401 - public at the top, `hsta_edu`
 
-from . import checkpoints
-from .checkpoints import LoadReport, load_model, load_video_pretrained, save_model
-from .hsta import HSTA, AttentionMaps, HSTAConfig, create_model, list_presets
-
-# Backwards compatibility: the reference-checkpoint loader used to be `hsta_edu.model.compat`; it now
-# lives in `checkpoints` (public name `hsta_edu.compat`). Registering the old module name as an alias
-# keeps `from hsta_edu.model.compat import ...` working without a second file named compat.py.
-compat = checkpoints
-_sys.modules[f"{__name__}.compat"] = checkpoints
-
-__all__ = ["HSTA", "AttentionMaps", "HSTAConfig", "create_model", "list_presets",
-           "save_model", "load_model", "load_video_pretrained", "LoadReport"]
+__all__ = ["AttentionMaps", "ABLATIONS", "ablation_overrides", "save_model", "load_model",
+           "load_video_pretrained", "LoadReport", "load_reference_checkpoint", "ReferenceInputAdapter",
+           "config_from_reference", "reference_depths", "reference_image_sizes", "rename_reference_key",
+           "convert_reference_state_dict", "split_reference_input"]

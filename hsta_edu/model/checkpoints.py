@@ -9,13 +9,13 @@ Three ways in, one place:
   (``img_size``, ``patch_size``, ``embed_dim``, ``num_heads``, ``mlp_ratio``, ``depth``,
   ``all_frames``); its model takes one tensor (B, 3, T + 2, H, W) whose last two frames are
   the onset and apex. The config and the state-dict names are translated, and every tensor's
-  shape is checked so a checkpoint of another configuration fails clearly. The public name of
-  this part is `hsta_edu.compat`.
+  shape is checked so a checkpoint of another configuration fails clearly. The model comes
+  wrapped in `ReferenceInputAdapter`, which takes the reference's inputs as they are.
 - `load_video_pretrained`: a VideoMAE-style checkpoint into the video branch only (`LoadReport`
   says what was loaded, skipped and why).
 
 Every file is read with ``torch.load(weights_only=True)`` (`hsta_edu.io.safe_torch_load`): no
-pickled object is ever run.
+pickled object is ever run. Import these names from `hsta_edu.model`.
 """
 
 from __future__ import annotations
@@ -30,17 +30,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..io import atomic_torch_save, safe_torch_load
 from .hsta import HSTA, HSTAConfig
-
-__all__ = [
-    "save_model", "load_model",
-    "config_from_reference", "reference_depths", "reference_image_sizes", "rename_reference_key",
-    "convert_reference_state_dict", "split_reference_input", "load_reference_checkpoint",
-    "LoadReport", "load_video_pretrained",
-]
-
 
 # ----------------------------------------------------------------------------------- this project's files
 
@@ -212,18 +204,120 @@ def split_reference_input(x: torch.Tensor, config: HSTAConfig | None = None) -> 
     return video, special
 
 
+class ReferenceInputAdapter(nn.Module):
+    """An HSTA model that also takes the reference model's inputs: the single (B, C, T + 2, H, W)
+    tensor (first T frames the video, last two the onset and apex), and each branch at the
+    reference's square image size (``special_size``, ``video_size`` px), cropped to the top-left
+    square the reference's strided convolution actually reads (224 px special frames under the
+    stride-12 tubelet of ``hsta-base``: 216). Inputs at the model's own sizes pass unchanged.
+
+    ``forward(video, special=None, return_attention=False)`` adapts the inputs, then calls the
+    wrapped model (``self.model``). Everything else reads as the wrapped model's: attributes such
+    as ``config``, ``modalities``, ``stages`` or ``token_grid``, ``check_inputs`` (read and set), and
+    the state dict, whose keys are the model's own (no ``model.`` prefix): `save_model` writes a
+    file that `load_model` reads back as a plain `HSTA`.
+    """
+
+    def __init__(self, model: HSTA, special_size: int, video_size: int) -> None:
+        super().__init__()
+        for name, size in (("special", special_size), ("video", video_size)):
+            b = model.config.branch(name)
+            if (int(size) // b.patch_size) * b.patch_size != b.img_size:
+                raise ConfigError(f"reference {name} img_size {size} does not give this model's "
+                                  f"{b.img_size // b.patch_size} patches of {b.patch_size} px per side")
+        self.model = model
+        self.reference_sizes = {"special": int(special_size), "video": int(video_size)}
+        self._register_state_dict_hook(_drop_model_prefix)
+        self._register_load_state_dict_pre_hook(_add_model_prefix, with_module=True)
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            model = self.__dict__.get("_modules", {}).get("model")
+            if model is None:
+                raise
+            return getattr(model, name)
+
+    @property
+    def check_inputs(self) -> bool:
+        return self.model.check_inputs
+
+    @check_inputs.setter
+    def check_inputs(self, value: bool) -> None:
+        self.model.check_inputs = value
+
+    def layer_id(self, name: str) -> int:
+        """`HSTA.layer_id` of one of this module's parameter names (``model.`` + the model's name)."""
+        return self.model.layer_id(name.removeprefix("model."))
+
+    def no_weight_decay(self) -> set[str]:
+        """`HSTA.no_weight_decay` in this module's parameter names."""
+        return {f"model.{n}" for n in self.model.no_weight_decay()}
+
+    def extra_repr(self) -> str:
+        return f"special_size={self.reference_sizes['special']}, video_size={self.reference_sizes['video']}"
+
+    def adapt(self, video, special=None):
+        """(video, special) as the wrapped model takes them: one tensor split, each branch cropped."""
+        cfg = self.model.config
+        if special is None and isinstance(video, torch.Tensor) and video.ndim == 5 \
+                and video.shape[2] == cfg.num_frames + 2 and len(self.model.modalities) == 2:
+            x = video
+            video, special = x[:, :, :cfg.num_frames], torch.stack([x[:, :, -2], x[:, :, -1]], dim=2)
+        out = {"video": video, "special": special}
+        for m, x in out.items():
+            size, ref = cfg.branch(m).img_size, self.reference_sizes[m]
+            if isinstance(x, torch.Tensor) and x.ndim == 5 and tuple(x.shape[-2:]) == (ref, ref) and ref != size:
+                out[m] = x[..., :size, :size]
+        return out["video"], out["special"]
+
+    def _check_shape(self, name: str, x) -> None:
+        """DataError naming the shapes of both the model and the reference; the rest is the model's check."""
+        want = self.model.input_shape(name)
+        if not isinstance(x, torch.Tensor) or (x.ndim == 5 and tuple(x.shape[1:]) == want):
+            return
+        r, frames = self.reference_sizes, self.model.config.num_frames + 2
+        raise DataError(f"{name} input must have shape (B, {', '.join(map(str, want))}) (B, C, T, H, W), "
+                        f"or, as the reference takes it, {r[name]} px, or one tensor "
+                        f"(B, {want[0]}, {frames}, {r['video']}, {r['video']}), got {tuple(x.shape)}")
+
+    def forward(self, video: torch.Tensor | None, special: torch.Tensor | None = None,
+                return_attention: bool = False):
+        video, special = self.adapt(video, special)
+        if self.model.check_inputs:
+            inputs = {"video": video, "special": special}
+            for m in self.model.modalities:
+                self._check_shape(m, inputs[m])
+        return self.model(video, special, return_attention=return_attention)
+
+
+def _drop_model_prefix(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    """State-dict hook of `ReferenceInputAdapter`: its keys are the wrapped model's, unprefixed."""
+    inner = prefix + "model."
+    for key in [k for k in state_dict if k.startswith(inner)]:
+        state_dict[prefix + key[len(inner):]] = state_dict.pop(key)
+
+
+def _add_model_prefix(module: nn.Module, state_dict: dict, prefix: str, *_) -> None:
+    """Load pre-hook of `ReferenceInputAdapter`: the wrapped model's keys go to ``model.``."""
+    inner = prefix + "model."
+    for key in [k for k in state_dict if k.startswith(prefix) and not k.startswith(inner)]:
+        state_dict[inner + key[len(prefix):]] = state_dict.pop(key)
+
+
 def load_reference_checkpoint(path_or_state_dict: str | os.PathLike | Mapping, config: Mapping | HSTAConfig | None = None,
-                              ) -> HSTA:
+                              ) -> ReferenceInputAdapter:
     """Build an hsta_edu model with the weights of a reference-implementation checkpoint.
 
     ``path_or_state_dict``: a file (loaded with ``weights_only=True``) holding a state dict or a
     dict with ``state_dict``/``model``/``module`` (and optionally ``config``), or such a dict.
     ``config``: the reference's config dict or an HSTAConfig; needed when the file has none.
     The model is returned in eval mode; its logits equal the reference model's, and it takes
-    the reference's inputs as they are (`HSTA.accept_reference_input`): ``model(x)`` with the
-    single (B, 3, T + 2, H, W) tensor at the reference's sizes (224 px special frames for the
-    paper's model, of which the stride-12 tubelet reads the top-left 216), or the two branch
-    tensors at either the reference's or the model's own sizes.
+    the reference's inputs as they are (`ReferenceInputAdapter`, wrapping the `HSTA` as
+    ``.model``): ``model(x)`` with the single (B, 3, T + 2, H, W) tensor at the reference's sizes
+    (224 px special frames for the paper's model, of which the stride-12 tubelet reads the
+    top-left 216), or the two branch tensors at either the reference's or the model's own sizes.
     """
     obj = path_or_state_dict
     if isinstance(obj, (str, os.PathLike)):
@@ -258,7 +352,7 @@ def load_reference_checkpoint(path_or_state_dict: str | os.PathLike | Mapping, c
             parts.append(f"{len(unexpected)} unexpected, e.g. {unexpected[:3]}")
         raise CheckpointError("checkpoint does not match this configuration: " + "; ".join(parts))
     model.load_state_dict(converted)
-    return model.accept_reference_input(*sizes).eval()
+    return ReferenceInputAdapter(model, *sizes).eval()
 
 
 # ----------------------------------------------------------------------------------- VideoMAE init

@@ -242,6 +242,32 @@ def preset_config(name: str, **overrides) -> HSTAConfig:
     return replace(cfg, **overrides)
 
 
+#: The paper's ablations (Table 5) and the flow variant, as HSTAConfig overrides: the command
+#: line's ``--no-usta``, ``--no-csta``, ``--video-only``, ``--special-only`` and ``--flow``.
+ABLATIONS: dict[str, dict[str, object]] = {
+    "no_usta": {"video_blocks": 0, "special_blocks": 0},
+    "no_csta": {"use_csta": False},
+    "video_only": {"modalities": ("video",)},
+    "special_only": {"modalities": ("special",)},
+    "flow": {"special_input": "flow"},
+}
+
+
+def ablation_overrides(no_usta: bool = False, no_csta: bool = False, video_only: bool = False,
+                       special_only: bool = False, flow: bool = False) -> dict[str, object]:
+    """HSTAConfig overrides of the chosen `ABLATIONS`, merged (for `create_model`/`preset_config`);
+    ConfigError for ``video_only`` with ``special_only``, which would leave no branch."""
+    if video_only and special_only:
+        raise ConfigError("video_only and special_only exclude each other: together they leave no branch")
+    chosen = {"no_usta": no_usta, "no_csta": no_csta, "video_only": video_only, "special_only": special_only,
+              "flow": flow}
+    out: dict[str, object] = {}
+    for name, on in chosen.items():
+        if on:
+            out.update(ABLATIONS[name])
+    return out
+
+
 @dataclass
 class AttentionMaps:
     """Every attention map of one forward pass (explicit path).
@@ -301,21 +327,16 @@ class HSTA(nn.Module):
     """The Hierarchical Space-Time Attention network.
 
     ``forward(video (B,C,T,H,W), special (B,C,2,H',W'))`` -> logits (B, num_classes);
-    with ``return_attention=True`` -> (logits, AttentionMaps).
-
-    A model given the reference's input handling (`accept_reference_input`, which
-    `hsta_edu.compat.load_reference_checkpoint` calls) also takes what the reference model
-    takes: ``model(x)`` with one tensor (B, C, T + 2, H, W) whose first T frames are the
-    video and last two the onset and apex, at the reference's image sizes (224 px for
-    ``hsta-base``, of which the stride-12 special tubelet sees the top-left 216). Models
-    built by hsta_edu itself accept only their own shapes and say so.
+    with ``return_attention=True`` -> (logits, AttentionMaps). Inputs of any other shape are
+    refused with a DataError naming the expected one. (The reference implementation's single
+    (B, C, T + 2, H, W) tensor and image sizes are taken by `ReferenceInputAdapter`, the wrapper
+    around an HSTA that `load_reference_checkpoint` returns.)
     """
 
     def __init__(self, config: HSTAConfig) -> None:
         super().__init__()
         self.config = cfg = config
         self.check_inputs = True
-        self.reference_sizes: dict[str, int] | None = None
         self.embed = nn.ModuleDict()
         for m in cfg.modalities:
             b = cfg.branch(m)
@@ -373,52 +394,18 @@ class HSTA(nn.Module):
         """Names of parameters never decayed beyond the 1-D ones: the [CLS] tokens."""
         return {f"embed.{m}.cls_token" for m in self.modalities}
 
-    def accept_reference_input(self, special: int, video: int) -> HSTA:
-        """Take the reference model's inputs too: the single (B, C, T + 2, H, W) tensor, and
-        each branch at the reference's square ``img_size`` (``special``, ``video`` px), cropped
-        to the top-left square the reference's strided convolution actually reads."""
-        for name, size in (("special", special), ("video", video)):
-            b = self.config.branch(name)
-            if (int(size) // b.patch_size) * b.patch_size != b.img_size:
-                raise ConfigError(f"reference {name} img_size {size} does not give this model's "
-                                  f"{b.img_size // b.patch_size} patches of {b.patch_size} px per side")
-        self.reference_sizes = {"special": int(special), "video": int(video)}
-        return self
-
-    def _adapt_reference(self, video, special):
-        """The reference's input handling: split one tensor, crop each branch to what its conv reads."""
-        cfg = self.config
-        if special is None and isinstance(video, torch.Tensor) and video.ndim == 5 \
-                and video.shape[2] == cfg.num_frames + 2 and len(self.modalities) == 2:
-            x = video
-            video, special = x[:, :, :cfg.num_frames], torch.stack([x[:, :, -2], x[:, :, -1]], dim=2)
-        out = {"video": video, "special": special}
-        for m, x in out.items():
-            size = cfg.branch(m).img_size
-            ref = self.reference_sizes[m]
-            if isinstance(x, torch.Tensor) and x.ndim == 5 and tuple(x.shape[-2:]) == (ref, ref) and ref != size:
-                out[m] = x[..., :size, :size]
-        return out["video"], out["special"]
-
     def _check(self, name: str, x: torch.Tensor | None) -> None:
         if x is None:
             raise DataError(f"this model uses the {name} input, got None")
         want = self.input_shape(name)
         if x.ndim != 5 or tuple(x.shape[1:]) != want:
-            extra = ""
-            if self.reference_sizes is not None:
-                r = self.reference_sizes
-                extra = (f", or, as the reference takes it, {r[name]} px, or one tensor "
-                         f"(B, {want[0]}, {self.config.num_frames + 2}, {r['video']}, {r['video']})")
             raise DataError(f"{name} input must have shape (B, {', '.join(map(str, want))}) "
-                            f"(B, C, T, H, W){extra}, got {tuple(x.shape)}")
+                            f"(B, C, T, H, W), got {tuple(x.shape)}")
         if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():   # a finite sum: every value is finite
             raise DataError(f"{name} input contains NaN or infinite values")
 
     def forward(self, video: torch.Tensor | None, special: torch.Tensor | None = None,
                 return_attention: bool = False):
-        if self.reference_sizes is not None:
-            video, special = self._adapt_reference(video, special)
         inputs = {"video": video, "special": special}
         if self.check_inputs:
             for m in self.modalities:

@@ -1,7 +1,7 @@
 """The one list of bad inputs (``CASES``) and ``run_case``, which records what the user sees for one.
 
 Each case builds its input in an empty temporary folder (tiny CASME II miniatures from
-`hsta_edu.data.datasets.examples`, a tiny model), makes the call a user would make, and ends in a
+`hsta_edu.data.examples`, a tiny model), makes the call a user would make, and ends in a
 package error, a recorded drop (``index.dropped``), a recorded warning, or "works" for inputs that
 are supported. A case reports a non-error outcome by raising ``_Seen``.
 """
@@ -22,14 +22,16 @@ import torch
 from openpyxl import load_workbook
 
 from hsta_edu import create_model
-from hsta_edu.compat import load_reference_checkpoint
 from hsta_edu.data.datasets import load_dataset
-from hsta_edu.data.datasets.examples import build_casme2, build_folder, write_casme2_xlsx, write_frames
+from hsta_edu.data.examples import build_casme2, build_folder, write_casme2_xlsx, write_frames
+from hsta_edu.data.labelled import LabelledDataset
 from hsta_edu.data.prep import PrepConfig, cache_key, cache_path, load_or_prepare, prepare_clip
 from hsta_edu.data.torch_data import MERDataset
-from hsta_edu.evaluate import LOSO, compute_metrics, run_protocol
+from hsta_edu.evaluate import LOSO, compute_metrics
 from hsta_edu.io import atomic_torch_save, safe_torch_load
-from hsta_edu.train import load_model, recipe, save_model, train
+from hsta_edu.model import load_model, load_reference_checkpoint, save_model
+from hsta_edu.runs import run_protocol
+from hsta_edu.training import recipe, train
 
 from ..configs import SMALL_REFERENCE_48PX, TINY_16PX_2FRAMES_1STAGE
 from ..model.reference_forward import random_reference_state_dict
@@ -138,7 +140,7 @@ def _spoil_cached_entry(tmp: Path, cfg: PrepConfig, spoil: Callable[[dict], None
     ds[0]
 
 
-class _Toy(torch.utils.data.Dataset):
+class _Toy(LabelledDataset):
     """Tiny (video, special, label) clips with labels/groups/classes, for LOSO and training cases."""
 
     def __init__(self, labels: list[int], groups: list[str]) -> None:
@@ -384,7 +386,7 @@ def c_checkpoint_other_config_load_model(tmp: Path):
     load_model(path)
 
 
-def c_checkpoint_other_config_compat(tmp: Path):
+def c_checkpoint_other_config_reference(tmp: Path):
     small = dict(SMALL_REFERENCE_48PX)
     path = tmp / "reference.pt"
     torch.save({"state_dict": random_reference_state_dict(small), "config": small}, path)
@@ -446,13 +448,13 @@ CASES: list[Case] = [
          c_checkpoint_other_config_resume),
     Case("checkpoint whose weights do not fit its configuration - `train.load_model`", "error", "model.pt",
          c_checkpoint_other_config_load_model),
-    Case("reference checkpoint of another configuration - `compat.load_reference_checkpoint`", "error",
-         "shape mismatch", c_checkpoint_other_config_compat),
+    Case("reference checkpoint of another configuration - `load_reference_checkpoint`", "error",
+         "shape mismatch", c_checkpoint_other_config_reference),
     Case("image not divisible by patch - `create_model(img_size=50, patch_size=16)`", "error", "50",
          c_patch_not_dividing),
     Case("impossible preprocessing size - `PrepConfig(img_size=4)`", "error", "img_size", c_prep_config_impossible),
     Case("model file holding a pickled arbitrary object - `train.load_model`", "error", "pickled object", c_unpickling),
-    Case("checkpoint holding a pickled arbitrary object - `compat.load_reference_checkpoint`", "error", "pickled object",
+    Case("checkpoint holding a pickled arbitrary object - `load_reference_checkpoint`", "error", "pickled object",
          c_unpickling_torch_save),
 ]
 

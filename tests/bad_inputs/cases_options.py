@@ -1,7 +1,7 @@
 """Bad inputs of issue 24: options given as text (``--set``, ``--prep``, ``--val-subjects``) and
 configuration values of the wrong type from Python. A command-line case makes the call the command
 makes before any data is read (`check_arguments` on the parsed arguments, with a data folder that
-does not exist, so an option checked late would fail on the data instead); tests/test_typed_options.py
+does not exist, so an option checked late would fail on the data instead); tests/cli/test_typed_options.py
 runs the same mistakes through ``hsta_edu.cli.main``."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 
 from hsta_edu import create_model
 from hsta_edu.cli import build_parser
-from hsta_edu.cli.options import _model_overrides, _prep_config, _probe_config, check_arguments
+from hsta_edu.cli.options import _prep_config, check_arguments, overrides_from_args, probe_config
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.model.csta import CSTA
-from hsta_edu.train import recipe
+from hsta_edu.training import recipe
 
 from .cases import Case, _Seen
 
@@ -27,7 +27,7 @@ def _checked(tmp: Path, *argv: str, command: str = "loso"):
 
 def c_set_bool_false(tmp: Path):
     args = _checked(tmp, "--set", "use_csta=false")
-    model = create_model(args.preset, **_model_overrides(args, 3))
+    model = create_model(args.preset, **overrides_from_args(args, 3))
     n = sum(isinstance(m, CSTA) for m in model.modules())
     raise _Seen("works", "ok", f"works: use_csta={model.config.use_csta!r}, {n} CSTA modules in the model")
 
@@ -46,13 +46,13 @@ def c_set_int_fraction(tmp: Path):
 
 def c_set_tuple_of_names(tmp: Path):
     args = _checked(tmp, "--set", "modalities=video")
-    cfg = create_model(args.preset, **_model_overrides(args, 3)).config
+    cfg = create_model(args.preset, **overrides_from_args(args, 3)).config
     raise _Seen("works", "ok", f"works: modalities={cfg.modalities!r}")
 
 
 def c_prep_bool_false(tmp: Path):
     args = _checked(tmp, "--prep", "flip=false")
-    prep = _prep_config(args, _probe_config(args))
+    prep = _prep_config(args, probe_config(args))
     raise _Seen("works", "ok", f"works: PrepConfig.flip={prep.flip!r}")
 
 

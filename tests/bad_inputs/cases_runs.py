@@ -16,11 +16,12 @@ import torch
 
 from hsta_edu import create_model
 from hsta_edu.data.datasets import load_dataset
-from hsta_edu.data.examples.folder_files import build_folder
-from hsta_edu.evaluate import LOSO, compute_metrics, run_protocol
-from hsta_edu.evaluate.runs import RUN_FOLDER
+from hsta_edu.data.examples import build_folder
+from hsta_edu.evaluate import LOSO, compute_metrics
 from hsta_edu.io import safe_torch_load
-from hsta_edu.train import load_model, recipe, save_model, train
+from hsta_edu.model import load_model, save_model
+from hsta_edu.runs import RUN_FOLDER, run_protocol
+from hsta_edu.training import recipe, train
 
 from ..configs import TINY_16PX_2FRAMES_1STAGE as TINY
 from .cases import Case, _Seen, _Toy

@@ -1,6 +1,6 @@
 """Bad inputs of issue 16: run folders, checkpoints and files that could answer for another run,
 and the arguments checked before any data is read. Each case is the library call the command
-line makes; tests/test_cli_errors.py runs the same mistakes through the real ``hsta-edu``."""
+line makes; tests/cli/test_cli_errors.py runs the same mistakes through the real ``hsta-edu``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch
 
 from hsta_edu import create_model
 from hsta_edu.data.datasets import load_dataset
-from hsta_edu.data.examples.casme2_files import build_casme2
-from hsta_edu.device import pick_device
-from hsta_edu.evaluate import LOSO, merge_run, run_protocol
-from hsta_edu.train import recipe, train
+from hsta_edu.data.examples import build_casme2
+from hsta_edu.evaluate import LOSO, merge_run
+from hsta_edu.runs import run_protocol
+from hsta_edu.training import pick_device, recipe, train
 
 from ..configs import TINY_16PX_2FRAMES_1STAGE as TINY
 from .cases import Case, _Seen, _Toy

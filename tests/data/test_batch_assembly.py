@@ -12,9 +12,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from hsta_edu.data.clip import Clip, DatasetIndex
-from hsta_edu.data.prep import PrepConfig
-from hsta_edu.data.prep.prepared import PreparedClip
-from hsta_edu.data.prep.tensors import _apply_augment, _move_into, assemble, assemble_batch
+from hsta_edu.data.prep import PreparedClip, PrepConfig, assemble
+from hsta_edu.data.prep.tensors import _apply_augment, _move_into, assemble_batch
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.errors import DataError
 

@@ -1,8 +1,8 @@
 import pytest
 from matplotlib.figure import Figure
 
-from hsta_edu.data.class_plots import plot_class_counts
 from hsta_edu.data.clip import DatasetIndex
+from hsta_edu.data.figures import plot_class_counts
 from hsta_edu.errors import DataError
 
 

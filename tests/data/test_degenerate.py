@@ -18,7 +18,8 @@ from torch.utils.data import Subset
 from hsta_edu.data.clip import DatasetIndex, DroppedRow, require_classes
 from hsta_edu.data.datasets import load_dataset, load_folder, load_smic
 from hsta_edu.data.datasets.rows import subject_key
-from hsta_edu.data.examples.images import write_frames
+from hsta_edu.data.examples import write_frames
+from hsta_edu.data.labelled import LabelledDataset
 from hsta_edu.errors import AnnotationError, DataError
 from hsta_edu.evaluate import LOSO, protocol_folds
 
@@ -149,7 +150,7 @@ def test_require_classes_names_the_class_and_the_count(tmp_path):
     require_classes(DatasetIndex("x", [], ["a", "b"]))                     # empty: reported elsewhere
 
 
-class _Clips(torch.utils.data.Dataset):
+class _Clips(LabelledDataset):
     def __init__(self, labels: list[int]) -> None:
         self.labels, self.classes = np.asarray(labels), ["negative", "positive", "surprise"]
 
@@ -161,13 +162,13 @@ class _Clips(torch.utils.data.Dataset):
 
 
 def test_train_refuses_one_class_but_a_fold_lacking_a_class_trains():
-    from hsta_edu.train import dataset_labels, recipe, train
+    from hsta_edu.training import recipe, train
     with pytest.raises(DataError, match="training data: all 4 clips are of class 'positive'"):
         train(torch.nn.Linear(1, 1), _Clips([1, 1, 1, 1]), recipe("fast", epochs=1, progress=False))
     whole = _Clips([0, 0, 1, 1])
-    require_classes(Subset(whole, [0, 1]), labels_of=dataset_labels)        # one fold: MissingClassWarning's case
+    require_classes(Subset(whole, [0, 1]))        # one fold: MissingClassWarning's case
     with pytest.raises(DataError, match="all 2 clips"):
-        require_classes(Subset(_Clips([2, 2, 2]), [0, 1]), labels_of=dataset_labels)
+        require_classes(Subset(_Clips([2, 2, 2]), [0, 1]))
 
 
 # ------------------------------------------------------------------------------ drops outside Python

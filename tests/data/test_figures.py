@@ -10,8 +10,8 @@ import torch
 from matplotlib.figure import Figure
 
 from hsta_edu.data import figures, prep
-from hsta_edu.data.magnify import magnify
 from hsta_edu.data.prep import FaceBox
+from hsta_edu.data.prep.magnify import magnify
 from hsta_edu.data.synth import SAMPLES_CONFIG, render_clip
 from hsta_edu.errors import DataError
 from hsta_edu.viz import display_image, grey_levels

@@ -1,4 +1,4 @@
-"""Linear Eulerian magnification (hsta_edu/data/magnify.py): pyramid, gains, measured motion factor, errors."""
+"""Linear Eulerian magnification (hsta_edu/data/prep/magnify.py): pyramid, gains, measured motion factor, errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from hsta_edu.data import magnify as magnify_module
-from hsta_edu.data.magnify import collapse_pyramid, laplacian_pyramid, level_factors, magnify, max_levels
+import hsta_edu.data.prep.magnify as magnify_module
+from hsta_edu.data.prep.magnify import collapse_pyramid, laplacian_pyramid, level_factors, magnify, max_levels
 from hsta_edu.errors import ConfigError
 
 WAVELENGTH = 32.0  # px; a 64 px wide image holds exactly 2 periods

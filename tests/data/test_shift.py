@@ -30,7 +30,7 @@ def test_the_kept_flow_magnitude_is_the_one_computed_after_each_move(size):
     the norm of the mirrored or shifted flow (what it computed every time before)."""
     import numpy as np
 
-    from hsta_edu.data.prep.prepared import PreparedClip
+    from hsta_edu.data.prep import PreparedClip
     from hsta_edu.data.prep.tensors import _apply_augment, _flow_channels
 
     rng = np.random.default_rng(size)

@@ -19,6 +19,7 @@ from hsta_edu.data.synth import (
     make_subject,
     render_clip,
 )
+from hsta_edu.data.synth.command import main as synth_main
 from hsta_edu.errors import ConfigError, DataError
 
 SMALL = SynthConfig(n_subjects=2, clips_per_class=1, seed=3, frame_size=(96, 96), face_size=76.0,
@@ -191,11 +192,11 @@ def test_generate_never_writes_over_a_real_casme2_folder_nor_a_users_files(tmp_p
 def test_python_m_synth_writes_a_corpus_and_reports_errors_in_one_line(tmp_path, capsys):
     out = tmp_path / "c"
     argv = ["--out", str(out), "--preset", "benchmark", "--subjects", "1", "--clips-per-class", "1", "--no-progress"]
-    assert synth.main(argv) == 0
+    assert synth_main(argv) == 0
     assert json.loads((out / "synthme.json").read_text())["config"] == BENCHMARK_CONFIG.replace(
         n_subjects=1, clips_per_class=1).to_dict()
     assert "SynthME written to" in capsys.readouterr().out
-    assert synth.main(argv) == 2                          # an existing corpus without --overwrite
+    assert synth_main(argv) == 2                          # an existing corpus without --overwrite
     err = capsys.readouterr().err
     assert "error:" in err and "overwrite" in err and "Traceback" not in err
 

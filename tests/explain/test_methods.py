@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from hsta_edu.errors import ConfigError
-from hsta_edu.explain.methods import METHODS, explain_maps
+from hsta_edu.explain import METHODS, explain_maps
 
 OPTS = {"integrated_gradients": {"n_steps": 4}, "smoothgrad_ig": {"n_steps": 2, "nt_samples": 2}}
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from hsta_edu import viz
 from hsta_edu.errors import ConfigError
 from hsta_edu.explain import plots
 from hsta_edu.viz import figure_png
@@ -60,4 +61,4 @@ def test_display_frames_takes_every_clip_shape_and_rejects_others():
 
 
 def test_notebook_display_is_registered_only_when_asked():
-    assert plots.register_notebook_display() is False                 # no IPython shell in pytest
+    assert viz.register_notebook_display() is False                 # no IPython shell in pytest

@@ -4,7 +4,8 @@ import torch
 from matplotlib.figure import Figure
 
 from hsta_edu.errors import ConfigError
-from hsta_edu.explain.widgets import Explorer, explore, widgets_available
+from hsta_edu.explain import Explorer, explore
+from hsta_edu.explain.widgets import widgets_available
 
 
 class _Data:

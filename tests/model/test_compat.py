@@ -2,11 +2,19 @@ import json
 
 import pytest
 import torch
+from torch import nn
 
-from hsta_edu.compat import load_reference_checkpoint, rename_reference_key, split_reference_input
 from hsta_edu.errors import CheckpointError, ConfigError, DataError
 from hsta_edu.io import atomic_torch_save
-from hsta_edu.model.hsta import HSTA
+from hsta_edu.model import (
+    HSTA,
+    ReferenceInputAdapter,
+    load_model,
+    load_reference_checkpoint,
+    rename_reference_key,
+    save_model,
+    split_reference_input,
+)
 
 from ..configs import SMALL_REFERENCE_48PX
 from .reference_forward import random_reference_state_dict, reference_forward, reference_keys
@@ -134,10 +142,13 @@ def test_reference_sizes_are_accepted_as_they_are():
     with pytest.raises(DataError, match=r"special input must have shape .*or, as the reference takes it, 40 px"):
         model(video, special[..., :38, :38])
     own = HSTA(model.config)                          # built by hsta_edu: only its own shapes
-    with pytest.raises(DataError, match=r"special input must have shape \(B, 3, 2, 36, 36\)"):
+    with pytest.raises(DataError, match=r"special input must have shape \(B, 3, 2, 36, 36\) \(B, C, T, H, W\), got"):
         own(video, special)
     with pytest.raises(DataError, match="special input, got None"):
         own(x, None)
+    model.check_inputs = False                        # read and set on the wrapped model
+    assert model.model.check_inputs is False and not model.check_inputs
+    model.check_inputs = True
 
 
 def test_reference_base_takes_224_px_special_frames(shared_dir):
@@ -167,3 +178,39 @@ def test_reference_base_takes_224_px_special_frames(shared_dir):
 def test_configurations_that_fit_no_model_fail_clearly(change, needle):
     with pytest.raises(ConfigError, match=needle):
         load_reference_checkpoint({}, config=dict(SMALL_REFERENCE_48PX, **change))
+
+
+def test_the_reference_input_is_a_wrapper_not_a_branch_of_hsta(own_fixture, tmp_path):
+    """`load_reference_checkpoint` wraps a plain HSTA; the wrapper reads as it (attributes, state
+    dict without a prefix, parameter names for weight decay and layer decay), saves to a file that
+    `load_model` reads back as the plain model, and passes attention maps through."""
+    model = load_reference_checkpoint(own_fixture["state_dict"], config=own_fixture["config"])
+    assert isinstance(model, ReferenceInputAdapter) and type(model.model) is HSTA
+    assert not hasattr(model.model, "reference_sizes") and not hasattr(HSTA, "accept_reference_input")
+    assert model.config is model.model.config and model.modalities == ("special", "video")
+    assert list(model.state_dict()) == list(model.model.state_dict())
+    names = [n for n, _ in model.named_parameters()]
+    assert {n for n in names if model.layer_id(n) == 0} == {f"model.{n}" for n, _ in model.model.named_parameters()
+                                                           if model.model.layer_id(n) == 0}
+    assert model.no_weight_decay() <= set(names)
+    x = own_fixture["input"]
+    with torch.no_grad():
+        want = model(x)
+        logits, maps = model(x, return_attention=True)
+    torch.testing.assert_close(logits, want)
+    assert len(maps.usta) == model.config.num_stages and set(maps.grids) == {"special", "video"}
+
+    path = save_model(tmp_path / "model.pt", model)
+    plain, _ = load_model(path)
+    assert type(plain) is HSTA
+    with torch.no_grad():
+        torch.testing.assert_close(plain(*split_reference_input(x, plain.config)), want)
+    again = ReferenceInputAdapter(HSTA(model.config), 48, 48).eval()
+    again.load_state_dict(plain.state_dict())          # the plain model's keys load into the wrapper
+    parent = nn.ModuleDict({"net": again})
+    parent.load_state_dict(parent.state_dict())        # and nested, under a prefix, keys round-trip
+    assert all(k.startswith("net.") and not k.startswith("net.model.") for k in parent.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), want)
+    with pytest.raises(ConfigError, match="reference special img_size 60"):
+        ReferenceInputAdapter(HSTA(model.config), 60, 48)

@@ -6,6 +6,8 @@ import torch
 import hsta_edu
 from hsta_edu import create_model, list_presets
 from hsta_edu.errors import ConfigError, DataError
+from hsta_edu.model import ABLATIONS as MODEL_ABLATIONS
+from hsta_edu.model import ablation_overrides
 from hsta_edu.model.hsta import HSTA, HSTAConfig, preset_config
 
 TINY_PARAMS = 285_059   # hsta-tiny, 3 classes: the count before per-stage blocks existed
@@ -36,15 +38,25 @@ def test_preset_shapes(name):
         assert model(video, special).shape == (1, 5)
 
 
-ABLATIONS = {
-    "full": {},
-    "no_usta": {"video_blocks": 0, "special_blocks": 0},
-    "no_csta": {"use_csta": False},
-    "neither": {"video_blocks": 0, "special_blocks": 0, "use_csta": False},
-    "video_only": {"modalities": ("video",)},
-    "special_only": {"modalities": ("special",)},
-    "flow": {"special_input": "flow"},
-}
+# the model's ablation table (the command line's flags), the full model and USTA and CSTA both off
+ABLATIONS = {"full": {}, **MODEL_ABLATIONS, "neither": ablation_overrides(no_usta=True, no_csta=True)}
+
+
+def test_ablation_table_is_the_papers():
+    assert MODEL_ABLATIONS == {
+        "no_usta": {"video_blocks": 0, "special_blocks": 0},
+        "no_csta": {"use_csta": False},
+        "video_only": {"modalities": ("video",)},
+        "special_only": {"modalities": ("special",)},
+        "flow": {"special_input": "flow"},
+    }
+    assert ablation_overrides() == {}
+    assert ablation_overrides(no_usta=True, no_csta=True) == {"video_blocks": 0, "special_blocks": 0,
+                                                              "use_csta": False}
+    assert ablation_overrides(special_only=True, flow=True) == {"modalities": ("special",),
+                                                                "special_input": "flow"}
+    with pytest.raises(ConfigError, match="exclude each other"):
+        ablation_overrides(video_only=True, special_only=True)
 
 
 @pytest.mark.parametrize("ablation", sorted(ABLATIONS))

@@ -1,17 +1,20 @@
-"""colab_cell.py, run twice in a fresh virtual environment that looks like a Colab runtime.
+"""The notebooks' setup cell (hsta_edu.colab.FIRST_CELL) and the routine it runs (hsta_edu.colab.setup),
+run twice in a fresh virtual environment that looks like a Colab runtime.
 
 The environment: a plain venv (no system site-packages) that sees, through a .pth file, a folder of
 links to what Colab preinstalls, taken from this project's venv (torch, numpy, pandas, scikit-*,
 matplotlib, IPython, ipykernel, ...: nothing is downloaded for them), plus real installs from PyPI of
 ipywidgets 7.7.1 and opencv-python-headless (a cv2 without the contrib modules, like Colab's
-opencv-python), and a fake ``google.colab`` module. The cell fetches a snapshot of this working tree
-(``HSTA_EDU_REPO_URL``) into ``HSTA_EDU_HOME``. Asserted: the first run installs hsta_edu, only the
-missing requirements (captum, python-calamine) and swaps opencv-python-headless for
-opencv-contrib-python-headless of the same version, so one distribution owns cv2; every other
-package keeps its version (ipywidgets stays 7.7.1); the version line is printed. The second run, with
-no package index and no repository reachable, fetches and installs nothing and succeeds. With OpenCV
-put back and cv2 imported before the cell runs, the swap asks for a runtime restart, and the run after
-it (a new process) succeeds offline. Then the explorer's tests run against ipywidgets 7.7.1.
+opencv-python), and a fake ``google.colab`` module. The cell, run word for word, takes
+hsta_edu/colab.py from ``HSTA_EDU_REPO_URL/raw/main/`` (GitHub's raw files; here a link into a
+snapshot of this working tree), and the routine fetches that snapshot (``HSTA_EDU_REPO_URL``) into
+``HSTA_EDU_HOME``. Asserted: the first run installs hsta_edu, only the missing requirements (captum,
+python-calamine) and swaps opencv-python-headless for opencv-contrib-python-headless of the same
+version, so one distribution owns cv2; every other package keeps its version (ipywidgets stays
+7.7.1); the version line is printed. The second run, with no package index and no repository
+reachable, runs the first run's copy of the routine, fetches and installs nothing and succeeds. With
+OpenCV put back and cv2 imported before the cell runs, the swap asks for a runtime restart, and the
+run after it (a new process) succeeds offline. Then the explorer's tests run against ipywidgets 7.7.1.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from .setup_cell import CELL_FILE, ROOT
+from .setup_cell import ROOT, cell_source
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +128,9 @@ def _link_colab_packages(dest: Path) -> None:
 
 def _snapshot(dest: Path) -> str:
     """A one-commit git repository (branch main) of this working tree: tracked and untracked files,
-    as the cell would fetch the published repository. Returns its file:// URL."""
+    as the routine would fetch the published repository, and ``raw/main/``, a link to that tree, where
+    the cell finds hsta_edu/colab.py as on GitHub (``<repository>/raw/<ref>/<path>``). Returns its
+    file:// URL."""
     listed = _run(["git", "-C", str(ROOT), "ls-files", "-z", "-co", "--exclude-standard"], 60)
     if listed.returncode:
         pytest.skip(f"{ROOT} is not a git checkout: nothing to snapshot for the cell to fetch")
@@ -137,6 +142,8 @@ def _snapshot(dest: Path) -> str:
     git = ["git", "-C", str(dest), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
     for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
         _check(_run(git + cmd, 120), f"git {cmd[0]}")
+    (dest / "raw").mkdir()                      # untracked: not part of what the routine fetches
+    (dest / "raw" / "main").symlink_to(dest, target_is_directory=True)
     return dest.as_uri()
 
 
@@ -184,13 +191,16 @@ def test_the_setup_cell_on_a_simulated_colab_runtime_twice(tmp_path):
     env.pop("VIRTUAL_ENV", None)
     before = _dists(python)
     assert before["versions"]["ipywidgets"] == "7.7.1" and before["cv2"] == ["opencv-python-headless"]
-    cell = [str(python), "-c", RUN_CELL.format(cell=str(CELL_FILE))]
+    cell_file = tmp_path / "cell.py"                    # the notebooks' first cell, word for word
+    cell_file.write_text(cell_source() + "\n")
+    cell = [str(python), "-c", RUN_CELL.format(cell=str(cell_file))]
     t_setup = time.perf_counter() - t0
 
     # first run: fetch, install hsta_edu and only what is missing, swap OpenCV for its contrib twin
     out1 = _check(_run(cell, 600, cwd=content, env=env), "the setup cell (first run)")
     after = _dists(python)
     assert f"fetched {url} at main into {home}" in out1
+    assert (home / "hsta_edu" / "colab.py").read_text() == (ROOT / "hsta_edu" / "colab.py").read_text()
     installed = INSTALLED.search(out1)
     assert installed and {re.split(r"[<>=!~ ]", r)[0] for r in installed[1].split(", ")} == {
         "captum", "python-calamine"}, out1                          # Colab lacks only these two
@@ -225,7 +235,7 @@ def test_the_setup_cell_on_a_simulated_colab_runtime_twice(tmp_path):
     _check(_run(pip_venv + ["uninstall", "-q", "-y", "opencv-contrib-python-headless"], 120), "pip uninstall")
     headless = [str(w) for w in wheels.glob("opencv_python_headless-*.whl")]
     _check(_run(pip_venv + ["install", "-q", "--no-index", "--no-deps", *headless], 120), "OpenCV back")
-    cv2_first = [str(python), "-c", "import cv2; " + RUN_CELL.format(cell=str(CELL_FILE))]
+    cv2_first = [str(python), "-c", "import cv2; " + RUN_CELL.format(cell=str(cell_file))]
     stale = _run(cv2_first, 600, cwd=content, env=env)
     restart = "cv2 changed after this session imported it: Runtime > Restart session"
     assert stale.returncode != 0 and restart in stale.stderr, stale.stdout + stale.stderr

@@ -68,7 +68,7 @@ def detect_dataset(path: str | Path) -> str:
                     f"SMIC_all_cropped/ or HS/, {CSV_NAME}")
 
 
-def _resolve(path_or_name: str | Path) -> Path:
+def resolve_data_path(path_or_name: str | Path) -> Path:
     """The folder of ``path_or_name``: a path (``~`` expanded), else a dataset name set up through
     $HSTA_EDU_<NAME> or $HSTA_EDU_DATA (each ``~`` expanded), or ``sample(s)``; DataError otherwise."""
     p = Path(path_or_name).expanduser()
@@ -98,7 +98,7 @@ def load_dataset(path_or_name: str | Path, scheme: str | None = None, **kw: Any)
     MEGC2019 sets, alone and in the composite alike (CASME II 145, SAMM 133, SMIC-HS 164,
     composite 442). ``broad3`` counts every negative emotion as negative (CASME II 155).
     """
-    root = _resolve(path_or_name)
+    root = resolve_data_path(path_or_name)
     kind = detect_dataset(root)
     loader = LOADERS[kind]
     if scheme is not None:

@@ -25,7 +25,7 @@ micro row (same subject, video and k; same AU) has valid onset/apex/offset: then
 are used and the change is listed in ``index.warnings``. ``macro=True`` adds the full
 file's macro-expressions (``clip.meta["expression"] == "macro"``, label = objective
 class, as macro rows have no emotion) for the paper's extra-training-data experiment
-(its Table 7). They are marked ``clip.meta["train_only"]``, so `hsta_edu.evaluate.run_protocol`
+(its Table 7). They are marked ``clip.meta["train_only"]``, so `hsta_edu.runs.run_protocol`
 trains on them and never tests on them.
 """
 

@@ -84,6 +84,7 @@ def _smic_dir(root: Path) -> Path | None:
     return None
 
 
+# many parameters: one keyword-only path per corpus and each corpus's release options
 def load_composite(root: str | Path | None = None, *, casme2: str | Path | None = None,
                    samm: str | Path | None = None, smic: str | Path | None = None,
                    gt: str | Path | None = None, smic_release: str = "cropped", casme2_frames: str = "raw",

@@ -10,8 +10,7 @@ the official 442 clips from 68 subjects. The pictures are not faces: use the min
 learn the layouts and the loaders, SynthME (`hsta_edu.data.synth`) to train.
 
 One module per corpus writes its miniature (`casme2`, `samm`, `smic`, `casme3`, `composite`,
-`folder`; `images` the pictures); this package gathers them, and
-`hsta_edu.data.datasets.examples` (their former home) re-exports the same names.
+`folder`; `images` the pictures); this package gathers them.
 
     >>> from hsta_edu.data import examples
     >>> from hsta_edu.data.datasets import load_dataset

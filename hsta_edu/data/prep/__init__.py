@@ -33,6 +33,15 @@ test that replaces one (``monkeypatch.setattr``) patches that module, e.g.
 """
 
 from .cache import PREP_VERSION, CacheStats, cache_key, cache_path, load_or_prepare, prepare_index
+from .config import (
+    FACE_MODES,
+    FLOW_METHODS,
+    NORMALISATIONS,
+    REGISTRATIONS,
+    REPRESENTATIONS,
+    SPECIAL_MODES,
+    PrepConfig,
+)
 from .crops import FaceBox, detect_face, read_frame
 from .flow import compute_flow
 from .prepared import PreparedClip, load_prepared
@@ -46,15 +55,6 @@ from .registration import (
     warp_image,
 )
 from .sampling import clip_span, sample_pool_positions, uniform_positions
-from .settings import (
-    FACE_MODES,
-    FLOW_METHODS,
-    NORMALISATIONS,
-    REGISTRATIONS,
-    REPRESENTATIONS,
-    SPECIAL_MODES,
-    PrepConfig,
-)
 from .tensors import IMAGENET_MEAN, IMAGENET_STD, assemble, augment_params, check_tensors, prepare_clip
 
 __all__ = [

@@ -17,9 +17,9 @@ import torch
 from ...errors import CheckpointError, DataError
 from ...io import atomic_torch_save, safe_torch_load
 from ..clip import Clip, DatasetIndex
+from .config import PrepConfig
 from .prepared import PreparedClip, load_prepared
 from .sampling import clip_span
-from .settings import PrepConfig
 
 PREP_VERSION = 2
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ...errors import DataError, FrameError
-from .settings import PrepConfig
+from .config import PrepConfig
 
 
 def read_frame(path: str | Path) -> np.ndarray:
@@ -100,13 +100,13 @@ def detect_face(image: np.ndarray, cfg: PrepConfig) -> FaceBox:
     return _fit_box((W - side) / 2, (H - side) / 2, side, side, H, W, "centre")
 
 
-def _crop_resize(image: np.ndarray, box: FaceBox, size: int, path: Path, shape: tuple[int, ...]) -> np.ndarray:
+def crop_resize(image: np.ndarray, box: FaceBox, size: int, path: Path, shape: tuple[int, ...]) -> np.ndarray:
     if image.shape != shape:
         raise FrameError(f"frame {path} has shape {image.shape}, the clip's onset frame has {shape}")
-    return _resize(box.crop(image), size)
+    return resize_crop(box.crop(image), size)
 
 
-def _resize(img: np.ndarray, size: int) -> np.ndarray:
+def resize_crop(img: np.ndarray, size: int) -> np.ndarray:
     """Resize to size x size: area averaging when shrinking, cubic when growing."""
     if img.shape[0] == size and img.shape[1] == size:
         return img

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from .settings import FLOW_METHODS
+from .config import FLOW_METHODS
 
 
 def compute_flow(onset: np.ndarray, apex: np.ndarray, method: str = "dis") -> np.ndarray:
@@ -26,7 +26,7 @@ def compute_flow(onset: np.ndarray, apex: np.ndarray, method: str = "dis") -> np
     return np.asarray(flow, np.float32)
 
 
-def _flow_at(onset: np.ndarray, apex: np.ndarray, size: int, method: str) -> np.ndarray:
+def flow_at(onset: np.ndarray, apex: np.ndarray, size: int, method: str) -> np.ndarray:
     """Flow between two (size, size, 3) uint8 crops, computed at >= 112 px and returned at ``size``
     in pixels of ``size``: (size, size, 2) float32."""
     work = max(size, 112)

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from ..clip import Clip
-from .crops import _crop_resize, _resize, detect_face, read_frame
-from .flow import _flow_at
+from .config import PrepConfig
+from .crops import crop_resize, detect_face, read_frame, resize_crop
+from .flow import flow_at
 from .registration import align_and_record, magnify_clip
 from .sampling import clip_span, uniform_positions
-from .settings import PrepConfig
 
 
 @dataclass
@@ -49,7 +49,7 @@ def load_prepared(clip: Clip, cfg: PrepConfig) -> PreparedClip:
     def get(i: int) -> np.ndarray:
         if i not in decoded:
             img = first if i == i_on else read_frame(clip.frames[i])
-            decoded[i] = _crop_resize(img, box, size, Path(clip.frames[i]), first.shape)
+            decoded[i] = crop_resize(img, box, size, Path(clip.frames[i]), first.shape)
         return decoded[i]
     pool = np.stack([get(int(i)) for i in pool_idx])
     onset, apex = get(i_on), get(i_ap)
@@ -58,13 +58,13 @@ def load_prepared(clip: Clip, cfg: PrepConfig) -> PreparedClip:
     if cfg.uses_work_size:
         aligned, info = align_and_record(onset, np.concatenate([pool, apex[None]]), cfg)
         if cfg.special == "flow":   # flow measures the true (registered, unmagnified) motion
-            flow = _flow_at(_resize(onset, cfg.img_size), _resize(aligned[-1], cfg.img_size), cfg.img_size,
+            flow = flow_at(resize_crop(onset, cfg.img_size), resize_crop(aligned[-1], cfg.img_size), cfg.img_size,
                             cfg.flow)
         processed = magnify_clip(onset, aligned, cfg, info)
-        pool = np.stack([_resize(f, cfg.img_size) for f in processed[:-1]])
-        onset, apex = _resize(onset, cfg.img_size), _resize(processed[-1], cfg.img_size)
+        pool = np.stack([resize_crop(f, cfg.img_size) for f in processed[:-1]])
+        onset, apex = resize_crop(onset, cfg.img_size), resize_crop(processed[-1], cfg.img_size)
     elif cfg.special == "flow":
-        flow = _flow_at(onset, apex, cfg.img_size, cfg.flow)
+        flow = flow_at(onset, apex, cfg.img_size, cfg.flow)
     info = {"box": [box.x, box.y, box.w, box.h], "face_source": box.source,
             "onset": int(clip.frame_numbers[i_on]), "apex": int(clip.frame_numbers[i_ap]),
             "offset": int(clip.frame_numbers[i_off]),

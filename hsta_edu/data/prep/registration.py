@@ -1,6 +1,6 @@
 """The micro-expression steps on the crops: registration of every frame to the onset (OpenCV ECC,
 robust to the expression's own motion) and Eulerian magnification relative to the onset
-(`hsta_edu.data.magnify`), with the record of what was done that goes into the prepared clip."""
+(`hsta_edu.data.prep.magnify`), with the record of what was done that goes into the prepared clip."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from .settings import PrepConfig
+from .config import PrepConfig
 
 _ECC_MOTION = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN,
                "affine": cv2.MOTION_AFFINE}
@@ -150,7 +150,7 @@ def magnify_clip(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig, info: d
     """Eulerian magnification of ``others`` relative to ``onset`` (``cfg.magnify``; identity when 0)."""
     if cfg.magnify <= 0:
         return others
-    from ..magnify import magnify
+    from .magnify import magnify
     out = magnify(np.concatenate([onset[None], others]), cfg.magnify, levels=cfg.magnify_levels,
                   cutoff=cfg.magnify_cutoff, reference=0)[1:]
     info["magnification"] = {"alpha": cfg.magnify, "levels": cfg.magnify_levels, "cutoff": cfg.magnify_cutoff}

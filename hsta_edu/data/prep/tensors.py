@@ -13,9 +13,9 @@ import torch
 
 from ...errors import DataError
 from ..clip import Clip
+from .config import PrepConfig
 from .prepared import PreparedClip, load_prepared
 from .sampling import sample_pool_positions
-from .settings import PrepConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -38,7 +38,7 @@ from .aus import (
     emotion_to_class,
     format_aus,
 )
-from .command import add_synth_arguments, main, run_synth, synth_config
+from .command import add_synth_arguments, run_synth, synth_config
 from .config import BENCHMARK_CONFIG, PRESETS, SAMPLES_CONFIG, SynthConfig
 from .corpus import (
     ANNOTATION_FILE,
@@ -56,12 +56,9 @@ from .faces import Subject, make_subject
 from .fields import MASK_LEVEL, au_field
 from .render import SynthClip, iter_clip_keys, render_clip
 
-__all__ = [
-    "ACTION_UNITS", "Recipe", "MEGC3_RECIPES", "OBJECTIVE7_RECIPES", "SCHEMES", "format_aus", "emotion_to_class",
-    "SynthConfig", "SAMPLES_CONFIG", "BENCHMARK_CONFIG", "PRESETS",
-    "Subject", "make_subject", "au_field", "MASK_LEVEL",
-    "SynthClip", "render_clip", "iter_clip_keys",
-    "generate_synthme", "load_groundtruth", "read_marker", "write_samples_readme", "SAMPLES_README",
-    "GENERATOR_VERSION", "ANNOTATION_FILE", "OBJECTIVE_FILE", "FRAMES_DIR", "GROUNDTRUTH_DIR", "MARKER_FILE",
-    "add_synth_arguments", "synth_config", "run_synth", "main",
-]
+__all__ = ["ACTION_UNITS", "Recipe", "MEGC3_RECIPES", "OBJECTIVE7_RECIPES", "SCHEMES", "format_aus",
+           "emotion_to_class", "SynthConfig", "SAMPLES_CONFIG", "BENCHMARK_CONFIG", "PRESETS", "Subject",
+           "make_subject", "au_field", "MASK_LEVEL", "SynthClip", "render_clip", "iter_clip_keys",
+           "generate_synthme", "load_groundtruth", "read_marker", "write_samples_readme", "SAMPLES_README",
+           "GENERATOR_VERSION", "ANNOTATION_FILE", "OBJECTIVE_FILE", "FRAMES_DIR", "GROUNDTRUTH_DIR",
+           "MARKER_FILE", "add_synth_arguments", "synth_config", "run_synth"]

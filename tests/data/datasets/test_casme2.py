@@ -3,8 +3,8 @@ import json
 import pytest
 
 from hsta_edu.data.datasets import load_casme2, load_dataset
-from hsta_edu.data.datasets.casme2 import read_marker
 from hsta_edu.data.datasets.rows import UnsafePathError
+from hsta_edu.data.synth import read_marker
 from hsta_edu.errors import AnnotationError, FrameError
 
 

@@ -4,12 +4,10 @@ from hsta_edu.data import examples
 from hsta_edu.data.datasets import detect_dataset, load_casme3, load_dataset, load_smic
 
 
-def test_old_home_reexports_the_same_objects():
-    from hsta_edu.data.datasets import examples as old
-    from hsta_edu.data.datasets.examples import build_examples
+def test_the_examples_have_one_home():
+    import importlib.util
 
-    assert build_examples is examples.build_examples
-    assert old.__all__ == examples.__all__ and all(getattr(old, n) is getattr(examples, n) for n in examples.__all__)
+    assert importlib.util.find_spec("hsta_edu.data.datasets.examples") is None   # no former-home alias
 
 
 def test_build_examples_detected_and_tree(tmp_path):
