@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ..errors import DataError
-from .output import emit
+from .output import emit, print_metrics
 
 
 def _synth_seed(folder: Any) -> Any:
@@ -39,18 +39,32 @@ def _print_demo(args: argparse.Namespace, info: dict[str, Any], ds: Any, m: dict
         f"{c}: {list(map(int, row))}" for c, row in zip(ds.classes, cm, strict=True)))
 
 
-def _demo_loso(args: argparse.Namespace) -> None:
-    """``--loso``: the same folder through ``hsta-edu loso`` from scratch."""
-    from . import main
+def _demo_loso(args: argparse.Namespace) -> Any:
+    """``--loso``: hsta-tiny from scratch, LOSO on the same folder, through the library (what
+    ``hsta-edu loso --preset hsta-tiny`` runs with its defaults: recipe ``fast``, the model's own
+    preprocessing, the folder's label scheme). Returns the `RunResult`."""
+    from .. import create_model
+    from ..data.datasets import load_dataset, resolve_data_path
+    from ..data.datasets.casme2 import read_marker
+    from ..data.prep import PrepConfig
+    from ..data.torch_data import MERDataset
+    from ..evaluate import LOSO
+    from ..runs import run_protocol
+    from ..training import recipe
 
     out = args.out or tempfile.mkdtemp(prefix="hsta-demo-")
-    argv = ["loso", "--data", args.data, "--preset", "hsta-tiny", "--out", out]
-    if args.epochs:
-        argv += ["--epochs", str(args.epochs)]
-    if args.no_progress:
-        argv.append("--no-progress")
     print(f"demo: and from scratch, hsta-tiny LOSO on {args.data} (frames; run folder {out})")
-    main(argv)
+    root = resolve_data_path(args.data)
+    index = load_dataset(root, scheme=(read_marker(root) or {}).get("scheme"))   # SynthME names its scheme
+    model_fn = lambda: create_model("hsta-tiny", num_classes=len(index.classes))   # noqa: E731
+    prep = PrepConfig.for_model(model_fn())
+    data = MERDataset(index, prep).preload(progress=not args.no_progress)
+    cfg = recipe("fast", progress=not args.no_progress, **({"epochs": args.epochs} if args.epochs else {}))
+    result = run_protocol(data, LOSO(), model_fn, cfg, out, train_dataset=data.train_view(),
+                          info={"data": str(args.data), "preset": "hsta-tiny", "recipe": "fast",
+                                "prep": prep.to_dict()})
+    print_metrics({**result.summary(), "n_samples": len(data)})
+    return result
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

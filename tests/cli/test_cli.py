@@ -93,6 +93,11 @@ def test_loso_json_end_to_end_on_data_samples(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "hsta_edu.cli", "report", str(run), "--json"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0 and last_json(proc.stdout)["uf1"] == out["uf1"]
+    # `demo --loso` runs the same run through the library (no command line replayed): same identity
+    demo = tmp_path / "demo"
+    assert main(["demo", "--loso", "--epochs", "2", "--out", str(demo), "--no-progress"]) == 0
+    assert json.loads((demo / "config.json").read_text())["run_id"] == config["run_id"]
+    assert json.loads((demo / "metrics.json").read_text())["n_folds"] == 4
 
 
 @needs_samples
