@@ -9,9 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-import torch
-
-__all__ = ["Progress", "progress_bar", "is_terminal", "legacy_seed_draw"]
+__all__ = ["Progress", "progress_bar", "is_terminal"]
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
@@ -99,12 +97,3 @@ class Progress:
 def progress_bar(iterable: Iterable | None = None, **kwargs: Any) -> Progress:
     """`Progress` over ``iterable`` (keyword arguments as `Progress` takes them)."""
     return Progress(iterable, **kwargs)
-
-
-def legacy_seed_draw(generator: torch.Generator | None) -> None:
-    """Draw the one number that an unused DataLoader iterator draws for its worker seed. Versions up
-    to 0.1.0 wrapped each loader in a tqdm bar whose constructor made such an iterator (tqdm.auto's
-    asyncio base calls ``iter()``), so every epoch (from the sampler's generator) and every `predict`
-    (from torch's global RNG) drew once more; drawing it here keeps every published figure, notebook
-    output and shipped model reproducible bit for bit."""
-    torch.empty((), dtype=torch.int64).random_(generator=generator)

@@ -43,7 +43,6 @@ from ..data.labelled import DatasetInfo, dataset_info
 from ..errors import CheckpointError, ConfigError, DataError, HSTAError, Interrupted
 from ..fingerprint import refuse_if_different, training_identity
 from ..io import atomic_torch_save, safe_torch_load
-from ..progress import legacy_seed_draw as _legacy_seed_draw
 from ..progress import progress_bar
 from .device import describe_device, pick_device
 from .distributed import DistContext, RankBatches, barrier, gather_epoch
@@ -331,7 +330,6 @@ def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict[str, Any]:
     t0 = time.time()
     run.model.train()
     total_loss, n_seen, preds, trues = 0.0, 0, [], []
-    _legacy_seed_draw(run.loader.generator)
     batches = progress_bar(run.loader, desc=f"epoch {epoch + 1}", enabled=cfg.progress, leave=False, unit="batch")
     for step, batch in enumerate(batches):
         loss, logits, target = _train_step(run, cfg, batch, epoch, step)
@@ -460,7 +458,6 @@ def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = 32, device:
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     out = []
-    _legacy_seed_draw(None)
     for video, special, _ in progress_bar(loader, desc="predict", enabled=progress, leave=False, unit="batch"):
         with _autocast(device, amp_dtype):
             logits = model(_move(video, device), _move(special, device))
