@@ -72,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..io import atomic_write_json
     from ..model import load_video_pretrained
     from ..runs import TRAIN_FOLDER, claim_folder, val_split
-    from ..training import set_seed, train
+    from ..training import data_size_note, set_seed, train
 
     t0 = time.time()
     recipe_name, cfg = train_config_for(args)
@@ -95,6 +95,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if index.dropped:
         from .protocol import write_dropped
         write_dropped(index, out)
+    note = data_size_note(int(len(train_idx)), prep.special, pretrained=bool(args.pretrained_video))
+    if note:
+        print(note, file=sys.stderr, flush=True)
     result = train(model, Subset(train_ds, train_idx.tolist()), cfg, checkpoint_dir=out / "checkpoint",
                    val_dataset=Subset(test_ds, val_idx.tolist()) if len(val_idx) else None,
                    resume=not args.no_resume)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -51,6 +52,7 @@ def cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     from .. import create_model
     from ..fingerprint import model_identity
     from ..runs import RunOptions, execute, prepare_run
+    from ..training import data_size_note
 
     t0 = time.time()
     recipe_name, cfg = train_config_for(args)
@@ -72,6 +74,10 @@ def cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     # claim (or check) the run folder before any training or submission; then its dropped rows
     spec = prepare_run(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, options=options)
     write_dropped(index, out)
+    note = data_size_note(int(statistics.median(len(f.train) for f in spec.folds)), prep.special,
+                          pretrained=bool(getattr(args, "pretrained_video", None)))
+    if note:
+        print(note, file=sys.stderr, flush=True)
     result = execute(spec, executor)
     if args.launcher == "slurm" and not args.wait and not result.complete:
         print(f"when they have finished: hsta-edu report {out}", flush=True)
