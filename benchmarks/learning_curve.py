@@ -201,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     tag = "learning_curve_dev" if args.dev else "learning_curve"
     args.runs = args.runs or str(ROOT / "runs" / tag)
-    args.doc = str(ROOT / "docs" / "results" / f"{tag}.md") if args.doc is None else args.doc
-    args.figure = args.figure or str(ROOT / "docs" / "results" / f"{tag}.png")
+    where = Path(args.runs) if args.dev else ROOT / "docs" / "results"     # development results stay out of docs/
+    args.doc = str(where / f"{tag}.md") if args.doc is None else args.doc
+    args.figure = args.figure or str(where / f"{tag}.png")
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(DEV_SEEDS if args.dev else EVAL_SEEDS)
     torch.set_num_threads(args.threads)
     if not args.report:
