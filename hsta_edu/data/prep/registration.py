@@ -69,10 +69,12 @@ def register_image(reference: np.ndarray, image: np.ndarray, motion: str = "eucl
     and two rigid fits (least median of squares; RANSAC with a 0.3 px threshold) to a dense DIS optical
     flow, which treat the expression's pixels as outliers of the head's motion. A candidate that failed or
     moves a point of the face by more than a tenth of the image (implausible between two frames of one
-    micro-expression) is dropped; of the others the one kept best explains the *still* part of the face:
-    the smallest mean of the lower half of the smoothed absolute difference after alignment (a robust
-    residual, blind to the moving half). So an estimate pulled by the expression, or one that ran off,
-    loses to a better one or to no motion at all; ``source`` records which was kept
+    micro-expression) is dropped; of the others the one kept best explains the *still* part of the face,
+    seen two ways, each relative to no motion: the mean of the lower half of the smoothed absolute
+    difference after alignment (a residual blind to the moving half), plus its mean over the pixels that
+    are already still without alignment (a warp that disturbs them is implausible). So an estimate pulled
+    by the expression, or one that ran off, loses to a better one or to no motion at all (chosen on
+    development seeds, `benchmarks/registration.py --dev`); ``source`` records which was kept
     (`benchmarks/registration.py` measures it against SynthME's true head motion)."""
     if motion not in _ECC_MOTION:
         raise ConfigError(f"registration motion {motion!r}: must be one of {tuple(_ECC_MOTION)}")
@@ -158,14 +160,12 @@ def _flow_fits(ref: np.ndarray, img: np.ndarray, motion: str) -> dict[str, np.nd
     return fits
 
 
-def _still_residual(ref: np.ndarray, img: np.ndarray, warp: np.ndarray) -> float:
-    """Mean of the lower half of the smoothed |aligned - ref| over the inner 75 % of the image."""
+def _residual_map(ref: np.ndarray, img: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Smoothed |aligned - ref| over the inner 75 % of the image."""
     h, w = ref.shape
     moved = cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
-    d = cv2.GaussianBlur(np.abs(moved - ref), (0, 0), max(w / 32, 1.0))[h // 8:h - h // 8, w // 8:w - w // 8]
-    v = np.sort(d.ravel())
-    return float(v[:max(1, v.size // 2)].mean())
+    return cv2.GaussianBlur(np.abs(moved - ref), (0, 0), max(w / 32, 1.0))[h // 8:h - h // 8, w // 8:w - w // 8]
 
 
 def _checked(ref: np.ndarray, img: np.ndarray, motion: str, ecc: dict[str, np.ndarray | None]) -> Registration:
@@ -175,12 +175,20 @@ def _checked(ref: np.ndarray, img: np.ndarray, motion: str, ecc: dict[str, np.nd
     candidates = {"identity": identity, **ecc, **_flow_fits(ref, img, motion)}
     corners = np.float32([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]])
     limit = 0.1 * min(h, w)
-    scores = {}
-    for name, warp in candidates.items():
-        if warp is None or np.abs(corners @ warp.T - corners[:, :2]).max() > limit:
-            continue
-        scores[name] = _still_residual(ref, img, warp.astype(np.float32))
-    best = min(scores, key=scores.__getitem__)      # identity is always a candidate
+    maps = {name: _residual_map(ref, img, warp.astype(np.float32)) for name, warp in candidates.items()
+            if warp is not None and np.abs(corners @ warp.T - corners[:, :2]).max() <= limit}
+    # two views of "the still face": the half of the pixels each warp aligns best, and the half that is
+    # already still without any warp; a candidate must explain both (each relative to no motion)
+    still = maps["identity"] <= np.median(maps["identity"])
+    eps = 1e-6
+
+    def lower_half(m: np.ndarray) -> float:
+        v = np.sort(m.ravel())
+        return float(v[:max(1, v.size // 2)].mean())
+    own0, still0 = lower_half(maps["identity"]) + eps, float(maps["identity"][still].mean()) + eps
+    scores = {name: (lower_half(m) + eps) / own0 + (float(m[still].mean()) + eps) / still0
+              for name, m in maps.items()}
+    best = min(scores, key=scores.__getitem__)      # identity (score 2) is always a candidate
     warp = candidates[best].astype(np.float32)
     moved = cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
