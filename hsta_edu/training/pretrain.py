@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ class PretrainConfig:
     seed: int = 0
     modalities: tuple[str, ...] = ("video", "special")
     progress: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.mask_ratio < 1.0:
@@ -127,7 +126,6 @@ def _checkpoint_path(checkpoint_dir: str | Path | None) -> Path | None:
     return None if checkpoint_dir is None else Path(checkpoint_dir) / "pretrain_checkpoint.pt"
 
 
-# many parameters: the model, the data, the recipe, and where and how to keep the run's progress
 def pretrain(model: nn.Module, dataset: Dataset, cfg: PretrainConfig | None = None, *,
              checkpoint_dir: str | Path | None = None, resume: bool = True,
              device: str | torch.device | None = None) -> PretrainResult:
