@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from ..errors import HSTAError, Interrupted
-from .commands import cmd_explain, cmd_prepare, cmd_report, cmd_synth, cmd_train
+from .commands import cmd_explain, cmd_prepare, cmd_pretrain, cmd_report, cmd_synth, cmd_train
 from .demo import cmd_demo
 from .options import args_ablations, check_arguments
 from .parser import build_parser
@@ -37,6 +37,7 @@ COMMANDS: dict[str, Callable] = {
     "synth": cmd_synth,
     "prepare": cmd_prepare,
     "train": cmd_train,
+    "pretrain": cmd_pretrain,
     "loso": partial(cmd_protocol, protocol_name="loso"),
     "lodo": partial(cmd_protocol, protocol_name="lodo"),
     "kfold": partial(cmd_protocol, protocol_name="kfold"),
@@ -47,7 +48,7 @@ COMMANDS: dict[str, Callable] = {
 
 
 #: the options that name a file or folder: ``~`` in them means the home folder, as in a shell
-PATH_OPTIONS = ("data", "out", "cache", "model", "run_dir", "slurm_folder", "pretrained_video")
+PATH_OPTIONS = ("data", "out", "cache", "model", "run_dir", "slurm_folder", "pretrained_video", "init")
 
 
 def _expand_user(args: argparse.Namespace) -> None:

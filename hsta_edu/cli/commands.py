@@ -45,7 +45,8 @@ def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, t
             "train_config": cfg.recipe_dict(),
             "data": {"n_train": len(train_idx), "n_val": len(val_idx),
                      "digest": digest([[[ids[i], labels[i]] for i in part] for part in (train_idx, val_idx)])},
-            "pretrained_video": str(args.pretrained_video) if args.pretrained_video else None}
+            "pretrained_video": str(args.pretrained_video) if args.pretrained_video else None,
+            **init_identity(args.init)}
 
 
 def _write_train_outputs(args: argparse.Namespace, out: Path, result: Any, index: Any, prep: Any,
@@ -72,7 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..io import atomic_write_json
     from ..model import load_video_pretrained
     from ..runs import TRAIN_FOLDER, claim_folder, val_split
-    from ..training import set_seed, train
+    from ..training import data_size_note, set_seed, train
 
     t0 = time.time()
     recipe_name, cfg = train_config_for(args)
@@ -81,6 +82,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = default_out(args, "train")
     set_seed(cfg.seed)
     model = create_model(args.preset, **overrides)
+    if args.init:
+        from ..training.pretrain import init_from_pretrained
+        print(init_from_pretrained(model, args.init), file=sys.stderr)
     if args.pretrained_video:
         print(load_video_pretrained(model, args.pretrained_video))
     all_idx = np.arange(len(test_ds))
@@ -95,6 +99,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if index.dropped:
         from .protocol import write_dropped
         write_dropped(index, out)
+    note = data_size_note(int(len(train_idx)), prep.special, pretrained=bool(args.pretrained_video or args.init))
+    if note:
+        print(note, file=sys.stderr, flush=True)
     result = train(model, Subset(train_ds, train_idx.tolist()), cfg, checkpoint_dir=out / "checkpoint",
                    val_dataset=Subset(test_ds, val_idx.tolist()) if len(val_idx) else None,
                    resume=not args.no_resume)
@@ -114,6 +121,74 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"final loss {summary['final_loss']:.4f}; model saved to {summary['model']}")
     emit(summary, args.json)
     return 0
+
+
+def initialised_model(preset: str, overrides: dict[str, Any], init: str | None) -> Any:
+    """``create_model(preset, **overrides)``, then the self-supervised weights of ``init`` when given (the
+    model factory of ``--init``: picklable, so it travels to worker processes and Slurm jobs)."""
+    from .. import create_model
+    from ..training.pretrain import init_from_pretrained
+    model = create_model(preset, **overrides)
+    if init:
+        init_from_pretrained(model, init)
+    return model
+
+
+def init_identity(init: str | None) -> dict[str, Any]:
+    """What ``--init`` adds to a run's model identity: the weights file's sha256 (none without --init)."""
+    if not init:
+        return {}
+    import hashlib
+    path = Path(init)
+    if not path.is_file():
+        raise DataError(f"--init {init}: no such file (make one with `hsta-edu pretrain --data DIR --out DIR`)")
+    return {"init_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .. import create_model
+    from ..io import atomic_write_json
+    from ..training.pretrain import PretrainConfig, pretrain, save_pretrained
+
+    t0 = time.time()
+    cfg = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, mask_ratio=args.mask_ratio,
+                         seed=args.seed, progress=not args.no_progress)
+    index, prep, _, train_ds = datasets_for(args, probe_config(args), progress=cfg.progress)
+    overrides = overrides_from_args(args, len(index.classes))
+    out = default_out(args, "pretrain")
+    out.mkdir(parents=True, exist_ok=True)
+    import torch
+    torch.manual_seed(cfg.seed)
+    model = create_model(args.preset, **overrides)
+    print(f"pretraining {args.preset} by masked reconstruction on {len(train_ds)} clips of {index.name} "
+          f"(labels unused; tube masking {cfg.mask_ratio:.0%}; {cfg.epochs} epochs)", file=sys.stderr, flush=True)
+    result = pretrain(model, train_ds, cfg, checkpoint_dir=out, resume=not args.no_resume, device=args.device)
+    meta = {"data": str(args.data), "dataset": index.name, "n_clips": len(train_ds), "preset": args.preset,
+            "prep": prep.to_dict(), "recipe": {k: v for k, v in vars(cfg).items() if k != "progress"},
+            "losses": result.losses, "seconds": result.seconds, "device": result.device}
+    path = save_pretrained(out / "pretrained.pt", model, meta)
+    _loss_figure(result.losses, out / "loss.png")
+    summary = {"model": str(path), "epochs": len(result.losses), "first_loss": result.losses[0],
+               "final_loss": result.losses[-1], "resumed_from": result.resumed_from, "n_clips": len(train_ds),
+               "seconds": time.time() - t0}
+    atomic_write_json(out / "pretrain_summary.json", summary)
+    print(f"pretrained {summary['epochs']} epochs on {summary['n_clips']} clips: reconstruction loss "
+          f"{summary['first_loss']:.3f} -> {summary['final_loss']:.3f}; weights saved to {path} "
+          f"(use: --init {path})")
+    emit(summary, args.json)
+    return 0
+
+
+def _loss_figure(losses: list[float], path: Path) -> None:
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.subplots()
+    ax.plot(range(1, len(losses) + 1), losses, marker="o", ms=3)
+    ax.set(xlabel="epoch", ylabel="masked reconstruction loss (MSE, normalised tubelets)",
+           title="self-supervised pretraining")
+    ax.yaxis.label.set_fontsize(8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

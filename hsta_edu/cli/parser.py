@@ -111,7 +111,30 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="delete the output folder's model and checkpoint first (another run's are refused otherwise)")
     p.add_argument("--pretrained-video", default=None, help="local VideoMAE-style checkpoint for the video branch")
+    _add_init(p)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("pretrain", help="self-supervised pretraining by masked reconstruction (labels unused)")
+    _add_data(p)
+    _add_model(p)
+    p.add_argument("--out", default=None, help="output folder (pretrained.pt, pretrain_summary.json, loss.png)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--mask-ratio", type=float, default=0.75,
+                   help="share of the spatial positions hidden in every clip, at every time step (tube masking)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--init", default=None, metavar="PATH",
+                   help="start from self-supervised weights (`hsta-edu pretrain`'s pretrained.pt): embeddings and "
+                        "USTA loaded, CSTA and the head fresh")
 
 
 def _add_protocol_commands(sub: argparse._SubParsersAction) -> None:
@@ -125,6 +148,7 @@ def _add_protocol_commands(sub: argparse._SubParsersAction) -> None:
         _add_model(p)
         _add_train(p)
         _add_protocol(p)
+        _add_init(p)
         if name == "kfold":
             p.add_argument("--k", type=int, default=5)
             p.add_argument("--sample-level", action="store_true",

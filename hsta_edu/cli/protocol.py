@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +50,10 @@ def _executor(args: argparse.Namespace) -> Any:
 
 
 def cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
-    from .. import create_model
     from ..fingerprint import model_identity
     from ..runs import RunOptions, execute, prepare_run
+    from ..training import data_size_note
+    from .commands import init_identity, initialised_model
 
     t0 = time.time()
     recipe_name, cfg = train_config_for(args)
@@ -58,20 +61,24 @@ def cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     executor = _executor(args)   # fails early on a missing submitit or a bad combination
     index, prep, test_ds, train_ds = datasets_for(args, probe_config(args), progress=cfg.progress)
     overrides = overrides_from_args(args, len(index.classes))
-    model = create_model(args.preset, **overrides)  # fail early on a bad option
+    model = initialised_model(args.preset, overrides, args.init)  # fail early on a bad option or --init file
     protocol = _make_protocol(args, protocol_name, cfg.seed)
     out = default_out(args, protocol.name)
     info = {"data": str(args.data), "dataset": index.name, "preset": args.preset,
             "model_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()},
-            "recipe": recipe_name, "prep": prep.to_dict(), "model": model_identity(model),
+            "recipe": recipe_name, "prep": prep.to_dict(), "model": {**model_identity(model), **init_identity(args.init)},
             "n_dropped": len(index.dropped), "warnings": list(index.warnings)}
-    model_fn = lambda: create_model(args.preset, **overrides)   # noqa: E731 - travels to the workers
+    model_fn = partial(initialised_model, args.preset, overrides, args.init)   # travels to the workers
     options = RunOptions(val_subjects=args.val_subjects, info=info, overwrite=args.overwrite,
                          keep_checkpoints=args.keep_checkpoints, checkpoint_every=args.checkpoint_every,
                          shard=args.shard, jobs=args.jobs, progress=not args.no_progress)
     # claim (or check) the run folder before any training or submission; then its dropped rows
     spec = prepare_run(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, options=options)
     write_dropped(index, out)
+    note = data_size_note(int(statistics.median(len(f.train) for f in spec.folds)), prep.special,
+                          pretrained=bool(args.init))
+    if note:
+        print(note, file=sys.stderr, flush=True)
     result = execute(spec, executor)
     if args.launcher == "slurm" and not args.wait and not result.complete:
         print(f"when they have finished: hsta-edu report {out}", flush=True)

@@ -176,3 +176,23 @@ class WarmupCosine:
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.step_count = int(state["step_count"])
         self._apply()
+
+
+#: Below this many training clips per fold, hsta-tiny trained from scratch on frames is not expected to
+#: learn (measured on SynthME, `benchmarks/learning_curve.py`; the figures are in `data_size_note`).
+FROM_SCRATCH_MIN_CLIPS = 150
+
+
+def data_size_note(n_train: int, special: str = "frames", pretrained: bool = False) -> str | None:
+    """What to tell a user, before training, whose folds train from scratch on ``n_train`` clips (the
+    median fold's), or None when nothing needs saying: enough clips, the easier optical-flow input
+    (``special="flow"``), or pretrained weights."""
+    if n_train >= FROM_SCRATCH_MIN_CLIPS or special != "frames" or pretrained:
+        return None
+    return (f"note: each fold trains on about {n_train} clips, from scratch. From frames (the paper's input) "
+            f"hsta-tiny needs a few hundred: on new SynthME identities its pooled LOSO UF1 is about 0.88 with "
+            f"288 clips, 0.70-0.80 with 180, 0.60 with 108 and at or below chance with 24 "
+            f"(docs/results/learning_curve.md). Expect chance-level scores from this run. "
+            f"To see a model that works: `hsta-edu demo` (a shipped pretrained model); to see one learn from "
+            f"few clips: add --flow (onset + optical flow); to train from frames: more clips, for example "
+            f"`hsta-edu synth --preset benchmark --out DIR` (288 clips).")

@@ -85,6 +85,9 @@ def test_loso_json_end_to_end_on_data_samples(tmp_path):
     assert {"uf1", "uar", "accuracy", "n_folds", "n_samples", "seconds"} <= set(out)
     assert out["n_folds"] == 4 and out["n_samples"] == 24 and out["complete"]
     assert 0.0 <= out["uf1"] <= 1.0 and out["seconds"] > 0
+    # 18 training clips per fold, from scratch on frames: the command says so before training (issue 26)
+    assert "note: each fold trains on about 18 clips, from scratch" in proc.stderr
+    assert "hsta-edu demo" in proc.stderr and "--flow" in proc.stderr
     for name in ("config.json", "metrics.json", "predictions.csv", "confusion.png", "report.md"):
         assert (run / name).exists()
     config = json.loads((run / "config.json").read_text())

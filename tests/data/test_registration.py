@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from hsta_edu.data.prep import PrepConfig, align_and_magnify, register_image, warp_image
-from hsta_edu.data.synth import SynthConfig, render_clip
+from hsta_edu.data.prep import PrepConfig, align, align_and_magnify, detect_face, register_image, warp_image
+from hsta_edu.data.prep.crops import resize_crop
+from hsta_edu.data.synth import (
+    BENCHMARK_CONFIG,
+    SynthConfig,
+    head_warp,
+    make_subject,
+    render_clip,
+    warp_error,
+)
 from hsta_edu.errors import ConfigError, DataError
 
 CFG = SynthConfig(n_subjects=2, clips_per_class=1, seed=5, frame_size=(112, 112), face_size=88.0)
@@ -96,9 +104,10 @@ _BROW_FACES = [(seed, subject) for seed in range(1, 13) for subject in range(2)]
 
 
 @pytest.fixture(scope="module")
-def brow_raise_shifts() -> tuple[np.ndarray, np.ndarray]:
-    """(plain, robust) estimated shift (px) of the onset -> apex registration of each `_BROW_FACES` face."""
-    plain, robust = [], []
+def brow_raise_shifts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(plain, robust, checked) estimated shift (px) of the onset -> apex registration of each `_BROW_FACES`
+    face (checked: `register_image(check=True)`)."""
+    plain, robust, checked = [], [], []
     for seed, subject in _BROW_FACES:
         cfg = SynthConfig(n_subjects=2, clips_per_class=1, seed=seed, frame_size=(112, 112), face_size=88.0,
                           amplitude=(3.0, 3.0))
@@ -106,7 +115,8 @@ def brow_raise_shifts() -> tuple[np.ndarray, np.ndarray]:
         apex = sc.frames[int(np.argmax(sc.intensity))]
         plain.append(register_image(sc.frames[0], apex, "euclidean", robust=0).shift)
         robust.append(register_image(sc.frames[0], apex, "euclidean").shift)
-    return np.asarray(plain), np.asarray(robust)
+        checked.append(register_image(sc.frames[0], apex, "euclidean", check=True).shift)
+    return np.asarray(plain), np.asarray(robust), np.asarray(checked)
 
 
 def test_robust_registration_follows_the_head_not_the_expression(brow_raise_shifts):
@@ -116,15 +126,86 @@ def test_robust_registration_follows_the_head_not_the_expression(brow_raise_shif
     (median about 0.03 px) and is at least twice as close to the truth as plain ECC on two faces of
     three. The estimates of single faces are not asserted: on some faces the robust estimate fails and
     which ones changes with the CPU's kernels (the test below)."""
-    plain, robust = brow_raise_shifts
+    plain, robust, _ = brow_raise_shifts
     assert np.median(plain) > 0.5, plain
     assert np.median(robust) < 0.1, robust
     assert np.mean(robust < plain / 2) >= 2 / 3, np.c_[plain, robust]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26: on about 1 face in 5 the robust estimate is off by 0.5-3.3 px, "
-                                       "worse than plain ECC; registration that never hurts is that issue's work")
-def test_robust_registration_is_never_worse_than_plain(brow_raise_shifts):
-    """What registration should promise and does not yet: never worse than plain ECC by more than 0.1 px."""
-    plain, robust = brow_raise_shifts
-    assert np.all(robust <= plain + 0.1), np.c_[plain, robust]
+def test_checked_registration_is_never_worse_than_plain(brow_raise_shifts):
+    """What registration promises with ``check=True``: on every face, never worse than plain ECC by more
+    than 0.1 px, and, the head being still (true shift 0), within the issue's 0.1 px of the truth,
+    including the faces where the robust estimate runs off by 0.5-3.3 px."""
+    plain, robust, checked = brow_raise_shifts
+    assert np.all(checked <= plain + 0.1), np.c_[plain, robust, checked]
+    assert np.all(checked < 0.1), np.c_[plain, robust, checked]
+
+
+#: A few clips of the benchmark's stronger distractor level (head drift 0.8 px, rotation 0.4 deg, noise
+#: 1.8, flicker 0.02), seeds used by neither the benchmark nor its development.
+_MOVING = BENCHMARK_CONFIG.replace(seed=6161, n_subjects=3, clips_per_class=1, head_drift=0.8, head_rotation=0.4,
+                                   noise=1.8, flicker=0.02)
+
+
+@pytest.fixture(scope="module")
+def moving_head_errors() -> dict[str, np.ndarray]:
+    """Error (px, `warp_error` against `head_warp`) of each registered frame of 9 `_MOVING` clips, taken
+    through the pipeline's crop at the work size, for no registration, plain, robust and checked ECC."""
+    prep = PrepConfig()
+    out: dict[str, list[float]] = {"none": [], "plain": [], "robust": [], "checked": []}
+    for s in range(_MOVING.n_subjects):
+        subject = make_subject(_MOVING, s)
+        for label in _MOVING.classes:
+            sc = render_clip(_MOVING, subject, label, 0)
+            box = detect_face(sc.frames[0], prep)
+            crop = [resize_crop(box.crop(f), prep.work_size) for f in sc.frames]
+            frames = sorted({int(i) for i in np.linspace(1, len(crop) - 1, 5).round()} | {sc.apex - sc.onset})
+            for i in frames:
+                true = head_warp(sc, subject, i, (box.x, box.y, box.w, box.h), prep.work_size)
+                out["none"].append(warp_error(np.eye(2, 3), true, prep.work_size))
+                for name, kw in (("plain", dict(robust=0)), ("robust", {}), ("checked", dict(check=True))):
+                    warp = register_image(crop[0], crop[i], "euclidean", **kw).warp
+                    out[name].append(warp_error(warp, true, prep.work_size))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def test_checked_registration_follows_the_true_head_motion(moving_head_errors):
+    """Against SynthME's true head motion: with ``check=True`` no frame is worse than no registration by
+    more than the issue's 0.1 px, and the typical error is under half the head motion itself (the
+    benchmark, `benchmarks/registration.py`, measures about a quarter over 324 clips). Plain ECC, pulled
+    by the expression, does worse than no registration on some frames: the check is needed."""
+    e = moving_head_errors
+    assert np.median(e["none"]) > 0.15, e["none"]          # the clips do move: the test can fail
+    assert np.all(e["checked"] <= e["none"] + 0.1), np.c_[e["none"], e["checked"]]
+    assert np.median(e["checked"]) < 0.5 * np.median(e["none"]), np.c_[e["none"], e["checked"]]
+    assert np.max(e["plain"] - e["none"]) > 0.1 or np.max(e["robust"] - e["none"]) > 0.1
+
+
+def test_head_warp_is_the_motion_registration_recovers():
+    """`head_warp` against an expression-free clip: plain ECC (nothing but the head moves) recovers it
+    within 0.1 px, while the motion itself is several times that."""
+    cfg = SynthConfig(n_subjects=1, clips_per_class=1, seed=3, amplitude=(0.01, 0.01), head_drift=1.0,
+                      head_rotation=0.5, noise=0.0, flicker=0.0)
+    subject = make_subject(cfg, 0)
+    sc = render_clip(cfg, subject, "surprise", 0)
+    last = len(sc.frames) - 1
+    true = head_warp(sc, subject, last)
+    h, w = sc.frames[0].shape[:2]
+    assert warp_error(np.eye(2, 3), true, (h, w)) > 0.3
+    est = register_image(sc.frames[0], sc.frames[last], "euclidean", robust=0).warp
+    assert warp_error(est, true, (h, w)) < 0.1
+    assert np.allclose(head_warp(sc, subject, 0), np.eye(2, 3))
+    with pytest.raises(IndexError, match="outside"):
+        head_warp(sc, subject, last + 1)
+    with pytest.raises(ValueError, match="size"):
+        head_warp(sc, subject, last, box=(0, 0, 10, 10))
+
+
+def test_align_records_the_estimate_kept_per_frame():
+    sc = render_clip(CFG, 1, "surprise", 0, distractors=True)
+    frames = np.stack([cv2.resize(f, (96, 96), interpolation=cv2.INTER_AREA) for f in sc.frames[:4]])
+    _, reg = align(frames[0], frames[1:], "euclidean", check=True)
+    assert len(reg["source"]) == 3
+    assert set(reg["source"]) <= {"identity", "plain", "robust", "flow-lmeds", "flow-ransac"}
+    _, plain = align(frames[0], frames[1:], "euclidean")
+    assert "source" not in plain

@@ -22,10 +22,14 @@ class Registration:
     """The warp that aligns one image to a reference: ``warp`` (2, 3) float32 maps reference pixel
     coordinates (x, y, 1) to the image's (so ``cv2.warpAffine(image, warp, size, flags=INTER_LINEAR |
     WARP_INVERSE_MAP)`` is the aligned image); ``converged`` False when ECC failed (identity used);
-    ``residual`` the RMS grey-level difference to the reference after alignment (inner 80%)."""
+    ``residual`` the RMS grey-level difference to the reference after alignment (inner 80%);
+    ``source`` which estimate the warp is: "robust" or "plain" ECC, "identity" (ECC failed, or, with
+    ``check=True``, no estimate explained the still face better than no motion), or, with ``check=True``,
+    "flow-lmeds" / "flow-ransac" (a rigid fit to dense optical flow, see `register_image`)."""
     warp: np.ndarray
     converged: bool
     residual: float
+    source: str = "robust"
 
     @property
     def shift(self) -> float:
@@ -45,9 +49,10 @@ def _inner_rms(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean(d * d)))
 
 
+# many parameters: the ECC and robustness knobs, each with a default, plus the one switch `check`
 def register_image(reference: np.ndarray, image: np.ndarray, motion: str = "euclidean",
                    iterations: int = 100, eps: float = 1e-6, robust: int = 2, keep: float = 0.5,
-                   threshold: float = 0.3) -> Registration:
+                   threshold: float = 0.3, check: bool = False) -> Registration:
     """Align ``image`` to ``reference`` (both (H, W) grey or (H, W, 3) RGB, uint8 or float) with OpenCV's
     ECC maximisation (``findTransformECC``, Evangelidis & Psarakis 2008) under ``motion`` =
     "translation" | "euclidean" | "affine". Sub-pixel.
@@ -58,7 +63,19 @@ def register_image(reference: np.ndarray, image: np.ndarray, motion: str = "eucl
     exceeds ``threshold`` px after the previous alignment (never more than a fraction 1 - ``keep`` of
     them): the moving regions are left out, so the warp follows the head, not the expression. A failed
     optimisation returns the identity with ``converged=False`` instead of raising (a clip is never
-    dropped for it)."""
+    dropped for it).
+
+    ``check=True`` never trusts one estimate. Candidates: no motion (identity), plain ECC, robust ECC,
+    and two rigid fits (least median of squares; RANSAC with a 0.3 px threshold) to a dense DIS optical
+    flow, which treat the expression's pixels as outliers of the head's motion. A candidate that failed or
+    moves a point of the face by more than a tenth of the image (implausible between two frames of one
+    micro-expression) is dropped; of the others the one kept best explains the *still* part of the face,
+    seen two ways, each relative to no motion: the mean of the lower half of the smoothed absolute
+    difference after alignment (a residual blind to the moving half), plus its mean over the pixels that
+    are already still without alignment (a warp that disturbs them is implausible). So an estimate pulled
+    by the expression, or one that ran off, loses to a better one or to no motion at all (chosen on
+    development seeds, `benchmarks/registration.py --dev`); ``source`` records which was kept
+    (`benchmarks/registration.py` measures it against SynthME's true head motion)."""
     if motion not in _ECC_MOTION:
         raise ConfigError(f"registration motion {motion!r}: must be one of {tuple(_ECC_MOTION)}")
 
@@ -86,7 +103,7 @@ def register_image(reference: np.ndarray, image: np.ndarray, motion: str = "eucl
     def aligned(warp: np.ndarray) -> np.ndarray:
         return cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
-    warp = ecc(border)
+    warp = plain = ecc(border)
     if robust and warp is not None:
         sigma = max(w / 24, 1.0)
         gx, gy = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3) / 8, cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3) / 8
@@ -102,9 +119,80 @@ def register_image(reference: np.ndarray, image: np.ndarray, motion: str = "eucl
             break
         warp = again
     ok = warp is not None
+    if check:
+        return _checked(ref, img, motion, {"plain": plain, "robust": warp if robust else None})
+    source = "robust" if robust else "plain"
     if not ok:
-        warp = np.eye(2, 3, dtype=np.float32)
-    return Registration(warp.astype(np.float32), ok, _inner_rms(aligned(warp), ref))
+        warp, source = np.eye(2, 3, dtype=np.float32), "identity"
+    return Registration(warp.astype(np.float32), ok, _inner_rms(aligned(warp), ref), source)
+
+
+def _flow_fits(ref: np.ndarray, img: np.ndarray, motion: str) -> dict[str, np.ndarray | None]:
+    """Rigid fits (``motion``) to a dense DIS optical flow from ``ref`` to ``img`` sampled every ~2 px on
+    the inner face: least median of squares and RANSAC (0.3 px). Keys "flow-lmeds", "flow-ransac"."""
+    h, w = ref.shape
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setFinestScale(0)                       # full resolution: sub-pixel motion needs it
+    dis.setPatchStride(2)
+    dis.setVariationalRefinementIterations(10)
+    flow = dis.calc(np.clip(np.rint(ref), 0, 255).astype(np.uint8),
+                    np.clip(np.rint(img), 0, 255).astype(np.uint8), None)
+    step = max(1, round(min(h, w) / 48))
+    ys, xs = np.mgrid[h // 16:h - h // 16:step, w // 16:w - w // 16:step]
+    ys, xs = ys.ravel(), xs.ravel()
+    src = np.stack([xs, ys], 1).astype(np.float32)
+    dst = src + flow[ys, xs]
+    fits: dict[str, np.ndarray | None] = {}
+    for name, method in (("flow-lmeds", cv2.LMEDS), ("flow-ransac", cv2.RANSAC)):
+        if motion == "translation":
+            d = dst - src
+            centre = np.median(d, 0)
+            if method == cv2.RANSAC:
+                near = np.linalg.norm(d - centre, axis=1) < 0.3
+                centre = d[near].mean(0) if near.any() else centre
+            m = np.float32([[1, 0, centre[0]], [0, 1, centre[1]]])
+        else:
+            fit = cv2.estimateAffine2D if motion == "affine" else cv2.estimateAffinePartial2D
+            m, _ = fit(src, dst, method=method, ransacReprojThreshold=0.3)
+            if m is not None and motion == "euclidean":       # similarity -> rotation + translation
+                m[:, :2] /= np.hypot(m[0, 0], m[1, 0])
+        fits[name] = None if m is None or not np.all(np.isfinite(m)) else m.astype(np.float32)
+    return fits
+
+
+def _residual_map(ref: np.ndarray, img: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Smoothed |aligned - ref| over the inner 75 % of the image."""
+    h, w = ref.shape
+    moved = cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(np.abs(moved - ref), (0, 0), max(w / 32, 1.0))[h // 8:h - h // 8, w // 8:w - w // 8]
+
+
+def _checked(ref: np.ndarray, img: np.ndarray, motion: str, ecc: dict[str, np.ndarray | None]) -> Registration:
+    """`register_image(check=True)`: keep the plausible candidate that best explains the still face."""
+    h, w = ref.shape
+    identity = np.eye(2, 3, dtype=np.float32)
+    candidates = {"identity": identity, **ecc, **_flow_fits(ref, img, motion)}
+    corners = np.float32([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]])
+    limit = 0.1 * min(h, w)
+    maps = {name: _residual_map(ref, img, warp.astype(np.float32)) for name, warp in candidates.items()
+            if warp is not None and np.abs(corners @ warp.T - corners[:, :2]).max() <= limit}
+    # two views of "the still face": the half of the pixels each warp aligns best, and the half that is
+    # already still without any warp; a candidate must explain both (each relative to no motion)
+    still = maps["identity"] <= np.median(maps["identity"])
+    eps = 1e-6
+
+    def lower_half(m: np.ndarray) -> float:
+        v = np.sort(m.ravel())
+        return float(v[:max(1, v.size // 2)].mean())
+    own0, still0 = lower_half(maps["identity"]) + eps, float(maps["identity"][still].mean()) + eps
+    scores = {name: (lower_half(m) + eps) / own0 + (float(m[still].mean()) + eps) / still0
+              for name, m in maps.items()}
+    best = min(scores, key=scores.__getitem__)      # identity (score 2) is always a candidate
+    warp = candidates[best].astype(np.float32)
+    moved = cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+    return Registration(warp, ecc["plain"] is not None, _inner_rms(moved, ref), best)
 
 
 def warp_image(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
@@ -114,18 +202,22 @@ def warp_image(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def align(onset: np.ndarray, others: np.ndarray, motion: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """Register each of ``others`` (N, S, S, 3) uint8 to ``onset`` (S, S, 3) (`register_image`, robust);
-    returns the aligned frames and a record (per-frame shift and angle, mean residual before/after)."""
-    regs = [register_image(onset, f, motion) for f in others]
+def align(onset: np.ndarray, others: np.ndarray, motion: str, check: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """Register each of ``others`` (N, S, S, 3) uint8 to ``onset`` (S, S, 3) (`register_image`, robust;
+    ``check``: with the fallbacks of `register_image(check=True)`); returns the aligned frames and a
+    record (per-frame shift, angle and kept estimate, mean residual before/after)."""
+    regs = [register_image(onset, f, motion, check=check) for f in others]
     out = np.stack([warp_image(f, r.warp) for f, r in zip(others, regs, strict=True)])
     g0 = cv2.cvtColor(onset, cv2.COLOR_RGB2GRAY)
     before = [_inner_rms(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), g0) for f in others]
-    return out, {"motion": motion,
-                 "shift_px": [round(r.shift, 3) for r in regs], "angle_deg": [round(r.angle, 3) for r in regs],
-                 "residual_before": round(float(np.mean(before)), 3),
-                 "residual": round(float(np.mean([r.residual for r in regs])), 3),
-                 "failed": int(sum(not r.converged for r in regs))}
+    record = {"motion": motion,
+              "shift_px": [round(r.shift, 3) for r in regs], "angle_deg": [round(r.angle, 3) for r in regs],
+              "residual_before": round(float(np.mean(before)), 3),
+              "residual": round(float(np.mean([r.residual for r in regs])), 3),
+              "failed": int(sum(not r.converged for r in regs))}
+    if check:
+        record["source"] = [r.source for r in regs]
+    return out, record
 
 
 def align_and_magnify(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) -> tuple[np.ndarray, dict[str, Any]]:

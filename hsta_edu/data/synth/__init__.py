@@ -20,7 +20,8 @@ Coordinates: images are ``(H, W, 3)`` uint8 RGB; displacement fields are
 
 Modules, each importing only those above it: ``aus`` (the AU table and the class
 recipes), ``config`` (`SynthConfig`, presets), ``faces`` (`Subject`, drawing a face),
-``fields`` (AU displacement fields), ``render`` (`render_clip`), ``corpus``
+``fields`` (AU displacement fields), ``render`` (`render_clip`), ``truth`` (`head_warp`, the true
+head motion as a warp, and `warp_error`), ``corpus``
 (`generate_synthme`, ground truth on disk), ``command`` (the command-line options shared
 with ``hsta-edu synth``). The ``synthme.json`` marker is read by
 `hsta_edu.data.datasets.casme2.read_marker`, re-exported here.
@@ -39,7 +40,7 @@ from .aus import (
     format_aus,
 )
 from .command import add_synth_arguments, run_synth, synth_config
-from .config import BENCHMARK_CONFIG, PRESETS, SAMPLES_CONFIG, SynthConfig
+from .config import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, PRESETS, SAMPLES_CONFIG, SynthConfig
 from .corpus import (
     ANNOTATION_FILE,
     FRAMES_DIR,
@@ -55,10 +56,12 @@ from .corpus import (
 from .faces import Subject, make_subject
 from .fields import MASK_LEVEL, au_field
 from .render import SynthClip, iter_clip_keys, render_clip
+from .truth import head_warp, warp_error
 
 __all__ = ["ACTION_UNITS", "Recipe", "MEGC3_RECIPES", "OBJECTIVE7_RECIPES", "SCHEMES", "format_aus",
-           "emotion_to_class", "SynthConfig", "SAMPLES_CONFIG", "BENCHMARK_CONFIG", "PRESETS", "Subject",
+           "emotion_to_class", "SynthConfig", "SAMPLES_CONFIG", "BENCHMARK_CONFIG", "DISTRACTOR_LEVELS", "PRESETS",
+           "Subject",
            "make_subject", "au_field", "MASK_LEVEL", "SynthClip", "render_clip", "iter_clip_keys",
            "generate_synthme", "load_groundtruth", "read_marker", "write_samples_readme", "SAMPLES_README",
            "GENERATOR_VERSION", "ANNOTATION_FILE", "OBJECTIVE_FILE", "FRAMES_DIR", "GROUNDTRUTH_DIR",
-           "MARKER_FILE", "add_synth_arguments", "synth_config", "run_synth"]
+           "MARKER_FILE", "add_synth_arguments", "synth_config", "run_synth", "head_warp", "warp_error"]

@@ -97,5 +97,15 @@ SAMPLES_CONFIG = SynthConfig(n_subjects=4, clips_per_class=2, seed=2024, frame_s
 BENCHMARK_CONFIG = SynthConfig(n_subjects=12, clips_per_class=8, seed=7, amplitude=(1.5, 3.0),
                                head_drift=0.6, head_rotation=0.3, noise=1.5, flicker=0.015)
 
+#: Distractor levels the benchmarks compare (`benchmarks/registration.py`, `benchmarks/learning_curve.py`):
+#: the ``SynthConfig`` knobs of head drift (px), rotation (degrees), sensor noise and lighting flicker.
+#: ``benchmark`` is `BENCHMARK_CONFIG`'s; ``stronger`` is the level issue 26 measured.
+DISTRACTOR_LEVELS: dict[str, dict[str, float]] = {
+    "light": {"head_drift": 0.3, "head_rotation": 0.15, "noise": 1.0, "flicker": 0.01},
+    "benchmark": {"head_drift": BENCHMARK_CONFIG.head_drift, "head_rotation": BENCHMARK_CONFIG.head_rotation,
+                  "noise": BENCHMARK_CONFIG.noise, "flicker": BENCHMARK_CONFIG.flicker},
+    "stronger": {"head_drift": 0.8, "head_rotation": 0.4, "noise": 1.8, "flicker": 0.02},
+}
+
 #: The presets by name (the ``--preset`` of ``python -m hsta_edu.data.synth`` and ``hsta-edu synth``).
 PRESETS: dict[str, SynthConfig] = {"samples": SAMPLES_CONFIG, "benchmark": BENCHMARK_CONFIG}

@@ -1,0 +1,228 @@
+"""Benchmark: the learning curve of hsta-tiny from frames: pooled LOSO UF1 against training size (issue 26).
+
+    .venv/bin/python benchmarks/learning_curve.py --shard 0/2 & .venv/bin/python benchmarks/learning_curve.py --shard 1/2
+    .venv/bin/python benchmarks/learning_curve.py --report                # table and figure from finished runs
+    .venv/bin/python benchmarks/learning_curve.py --subjects 4 --per-class 4 --levels benchmark --seeds 7301
+    .venv/bin/python benchmarks/learning_curve.py --dev ...               # development seeds (choices are made there)
+
+Grid: subjects 4 / 6 / 8 / 10 / 12, clips per class and subject 4 / 6 / 8, distractor levels ``benchmark``
+and ``stronger`` (`hsta_edu.data.synth.DISTRACTOR_LEVELS`), two SynthME seeds per point. One corpus of 12
+subjects x 8 clips per class is generated per (level, seed) into ``.cache/learning_curve/`` and each point
+takes the first subjects and the first clips of each subject and class of it (nested, so one preprocessing
+cache serves every point). Each point is a LOSO over its subjects with the library's defaults
+(`PrepConfig()`, recipe ``fast``, training seed 0), exactly what ``hsta-edu loso --data DIR`` does, and is
+recorded in ``runs/learning_curve/<level>-d<seed>-s<subjects>-k<per class>`` (resumable; processes given
+``--shard i/n`` share the folds). Evaluation seeds 7301 / 7302 were used by no development step; the
+development seeds (``--dev``) are 7201 / 7202. The report (``docs/results/learning_curve.md`` and
+``docs/results/learning_curve.png``) is rebuilt from the complete runs, with the spread over seeds.
+Last line printed: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hsta_edu import create_model
+from hsta_edu.data.datasets import load_dataset
+from hsta_edu.data.prep import PrepConfig
+from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, MARKER_FILE, generate_synthme
+from hsta_edu.data.torch_data import MERDataset
+from hsta_edu.evaluate import LOSO, merge_run
+from hsta_edu.io import atomic_write_text
+from hsta_edu.runs import run_protocol
+from hsta_edu.training import recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBJECTS = (4, 6, 8, 10, 12)
+PER_CLASS = (4, 6, 8)
+LEVELS = ("benchmark", "stronger")
+EVAL_SEEDS = (7301, 7302)
+DEV_SEEDS = (7201, 7202)
+#: clips of one LOSO run of the MEGC2019 3-class corpora (the issue's figures), for the figure
+REAL_CORPORA = {"SAMM": 133, "CASME II": 145, "SMIC-HS": 164}
+
+
+def corpus(level: str, seed: int) -> Path:
+    """The (level, seed) corpus, 12 subjects x 8 clips per class, generated when absent."""
+    out = ROOT / ".cache" / "learning_curve" / f"{level}-d{seed}"
+    if not (out / MARKER_FILE).exists():
+        cfg = BENCHMARK_CONFIG.replace(seed=seed, n_subjects=max(SUBJECTS), clips_per_class=max(PER_CLASS),
+                                       **DISTRACTOR_LEVELS[level])
+        print(f"generating SynthME {level} seed {seed} into {out} ...", flush=True)
+        generate_synthme(out, cfg, overwrite=True, progress=False)
+    return out
+
+
+def subset(index, subjects: int, per_class: int):
+    """The first ``subjects`` subjects and, of each subject and class, the first ``per_class`` clips."""
+    keep_subjects = sorted({c.subject for c in index.clips})[:subjects]
+    seen: dict[tuple[str, str], int] = {}
+    clips = []
+    for c in sorted(index.clips, key=lambda c: (c.subject, c.label, c.clip_id)):
+        key = (c.subject, c.label)
+        if c.subject in keep_subjects and seen.get(key, 0) < per_class:
+            seen[key] = seen.get(key, 0) + 1
+            clips.append(c)
+    short = {k: v for k, v in seen.items() if v < per_class}
+    if short or len(keep_subjects) < subjects:
+        raise SystemExit(f"corpus {index.root} is too small for {subjects} subjects x {per_class} clips: {short}")
+    return dataclasses.replace(index, clips=clips)
+
+
+def run_dir(runs: Path, level: str, seed: int, subjects: int, per_class: int) -> Path:
+    return runs / f"{level}-d{seed}-s{subjects}-k{per_class}"
+
+
+def run_point(level: str, seed: int, subjects: int, per_class: int, args: argparse.Namespace) -> None:
+    data = corpus(level, seed)
+    index = subset(load_dataset(data, scheme="megc3"), subjects, per_class)
+    over = {"num_classes": len(index.classes)}
+    prep = PrepConfig.for_model(create_model("hsta-tiny", **over).config)
+    test_ds = MERDataset(index, prep, args.cache, train=False).preload(progress=args.progress)
+    cfg = recipe("fast", seed=0, progress=args.progress)
+    t = time.time()
+    result = run_protocol(test_ds, LOSO(), lambda: create_model("hsta-tiny", **over), cfg,
+                          run_dir(Path(args.runs), level, seed, subjects, per_class),
+                          train_dataset=test_ds.train_view(), shard=args.shard, progress=args.progress,
+                          info={"data": str(data), "level": level, "corpus_seed": seed, "subjects": subjects,
+                                "per_class": per_class, "preset": "hsta-tiny", "prep": prep.to_dict(),
+                                "recipe": "fast"})
+    state = f"UF1 {result.metrics['uf1']:.4f}" if result.complete else f"{len(result.folds_done)}/{subjects} folds"
+    print(f"{level} seed {seed} {subjects} subjects x {per_class}: {state} ({time.time() - t:.0f} s)", flush=True)
+
+
+def collect(runs: Path) -> list[dict]:
+    rows = []
+    for d in sorted(runs.glob("*-d*-s*-k*")):
+        if not (d / "config.json").exists():
+            continue
+        res = merge_run(d, write=False)
+        if not res.complete:
+            continue
+        info = json.loads((d / "config.json").read_text()).get("info", {})
+        if "level" not in info:
+            continue
+        m = res.metrics
+        rows.append({"level": info["level"], "seed": info["corpus_seed"], "subjects": info["subjects"],
+                     "per_class": info["per_class"], "clips": m["n_samples"], "uf1": m["uf1"], "uar": m["uar"],
+                     "seconds": m["fold_seconds"]})
+    return rows
+
+
+def _points(rows: list[dict]) -> dict[tuple[str, int, int], list[dict]]:
+    out: dict[tuple[str, int, int], list[dict]] = {}
+    for r in rows:
+        out.setdefault((r["level"], r["subjects"], r["per_class"]), []).append(r)
+    return out
+
+
+def figure(rows: list[dict], path: str) -> None:
+    """UF1 against clips per LOSO run: one panel per level, one line per clips-per-class, seed spread as bars."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pts = _points(rows)
+    levels = [lv for lv in LEVELS if any(k[0] == lv for k in pts)]
+    fig, axes = plt.subplots(1, max(1, len(levels)), figsize=(5.2 * max(1, len(levels)), 3.9), sharey=True,
+                             squeeze=False)
+    for ax, level in zip(axes[0], levels, strict=False):
+        for k in PER_CLASS:
+            keys = sorted((key for key in pts if key[0] == level and key[2] == k), key=lambda key: key[1])
+            if not keys:
+                continue
+            x = [np.mean([r["clips"] for r in pts[key]]) for key in keys]
+            u = [[r["uf1"] for r in pts[key]] for key in keys]
+            mean = [np.mean(v) for v in u]
+            err = np.array([[m - min(v) for m, v in zip(mean, u, strict=True)],
+                            [max(v) - m for m, v in zip(mean, u, strict=True)]])
+            ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=f"{k} clips per class and subject")
+        for name, n in REAL_CORPORA.items():
+            ax.axvline(n, color="grey", lw=0.8, ls="--")
+            ax.text(n, 0.02, f" {name}", rotation=90, fontsize=7, color="grey", va="bottom")
+        ax.axhline(1 / 3, color="k", lw=0.8, ls=":", label="chance (3 balanced classes)")
+        knobs = DISTRACTOR_LEVELS[level]
+        ax.set(title=f"{level} distractors (drift {knobs['head_drift']} px, rotation {knobs['head_rotation']} deg)",
+               xlabel="clips in the LOSO run (subjects x 3 classes x clips per class)", ylim=(0, 1.02))
+        ax.title.set_fontsize(9)
+    axes[0][0].set_ylabel("pooled LOSO UF1 (mean; bars: min-max over seeds)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("hsta-tiny from frames on SynthME: how many clips does it need?", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(args: argparse.Namespace) -> dict:
+    rows = collect(Path(args.runs))
+    pts = _points(rows)
+    lines = ["# Learning curve: hsta-tiny from frames against training size (SynthME)", "",
+             "Measured by `benchmarks/learning_curve.py`: each point is a LOSO over its subjects (pooled UF1; "
+             "`PrepConfig()` defaults, recipe `fast`, training seed 0) on the first subjects and clips of a "
+             "12 x 8 SynthME corpus per distractor level and seed. Seeds: " +
+             ", ".join(str(s) for s in (DEV_SEEDS if args.dev else EVAL_SEEDS)) + ".", "",
+             "| level | subjects | clips per class | clips | UF1 mean | UF1 per seed | fold s (sum) |",
+             "|---|---|---|---|---|---|---|"]
+    for (level, s, k), rs in sorted(pts.items(), key=lambda kv: (LEVELS.index(kv[0][0]), kv[0][1], kv[0][2])):
+        u = [r["uf1"] for r in sorted(rs, key=lambda r: r["seed"])]
+        lines.append(f"| {level} | {s} | {k} | {rs[0]['clips']} | {np.mean(u):.3f} | "
+                     + " / ".join(f"{x:.3f}" for x in u) + f" | {sum(r['seconds'] for r in rs):.0f} |")
+    text = "\n".join(lines) + "\n\n![learning curve](learning_curve.png)\n"
+    print(text)
+    if args.doc and rows:
+        atomic_write_text(args.doc, text)
+        figure(rows, args.figure)
+        print(f"wrote {args.doc} and {args.figure}")
+    return {"rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--subjects", default=",".join(map(str, SUBJECTS)))
+    ap.add_argument("--per-class", default=",".join(map(str, PER_CLASS)))
+    ap.add_argument("--levels", default=",".join(LEVELS))
+    ap.add_argument("--seeds", default=None, help="corpus seeds (default: the evaluation seeds, or --dev's)")
+    ap.add_argument("--dev", action="store_true", help="development seeds and runs/learning_curve_dev")
+    ap.add_argument("--shard", default=None, help="i/n: the i-th of n balanced slices of each run's folds")
+    ap.add_argument("--cache", default=str(ROOT / ".cache" / "prep"))
+    ap.add_argument("--runs", default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
+    ap.add_argument("--report", action="store_true", help="only rebuild the report from finished runs")
+    ap.add_argument("--doc", default=None, help="report file ('' to skip writing)")
+    ap.add_argument("--figure", default=None)
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args(argv)
+    tag = "learning_curve_dev" if args.dev else "learning_curve"
+    args.runs = args.runs or str(ROOT / "runs" / tag)
+    where = Path(args.runs) if args.dev else ROOT / "docs" / "results"     # development results stay out of docs/
+    args.doc = str(where / f"{tag}.md") if args.doc is None else args.doc
+    args.figure = args.figure or str(where / f"{tag}.png")
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(DEV_SEEDS if args.dev else EVAL_SEEDS)
+    torch.set_num_threads(args.threads)
+    if not args.report:
+        levels = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
+        for lv in levels:
+            if lv not in DISTRACTOR_LEVELS:
+                ap.error(f"unknown level {lv!r}; choose from {list(DISTRACTOR_LEVELS)}")
+        # small runs first: a partial grid is still a curve
+        grid = sorted(((lv, seed, s, k) for lv in levels for seed in seeds
+                       for s in (int(x) for x in args.subjects.split(","))
+                       for k in (int(x) for x in args.per_class.split(","))), key=lambda p: (p[2] * p[3], p))
+        for point in grid:
+            run_point(*point, args)
+        if args.shard:
+            return 0
+    out = report(args)
+    print(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
