@@ -30,7 +30,7 @@ import torch
 from hsta_edu import create_model
 from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
-from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, generate_synthme
+from hsta_edu.data.synth import BENCHMARK_CONFIG, ensure_synthme
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.evaluate import LOSO, merge_run
 from hsta_edu.io import atomic_write_text
@@ -184,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     if not args.report:
         data = Path(args.data)
-        if not (data / MARKER_FILE).exists():
-            print(f"generating the development SynthME corpus into {data} ...", flush=True)
-            generate_synthme(data, DEV_CONFIG, overwrite=True, progress=args.progress)
+        ensure_synthme(data, DEV_CONFIG, progress=args.progress)     # shards started together: one generates
         index = load_dataset(data, scheme="megc3")
         keys = list(VARIANTS) if args.variants == "all" else [v.strip() for v in args.variants.split(",")]
         for key in keys:

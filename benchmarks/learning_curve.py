@@ -33,7 +33,7 @@ import torch
 from hsta_edu import create_model
 from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
-from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, MARKER_FILE, generate_synthme
+from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, ensure_synthme
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.evaluate import LOSO, merge_run
 from hsta_edu.io import atomic_write_text
@@ -53,11 +53,9 @@ REAL_CORPORA = {"SAMM": 133, "CASME II": 145, "SMIC-HS": 164}
 def corpus(level: str, seed: int) -> Path:
     """The (level, seed) corpus, 12 subjects x 8 clips per class, generated when absent."""
     out = ROOT / ".cache" / "learning_curve" / f"{level}-d{seed}"
-    if not (out / MARKER_FILE).exists():
-        cfg = BENCHMARK_CONFIG.replace(seed=seed, n_subjects=max(SUBJECTS), clips_per_class=max(PER_CLASS),
-                                       **DISTRACTOR_LEVELS[level])
-        print(f"generating SynthME {level} seed {seed} into {out} ...", flush=True)
-        generate_synthme(out, cfg, overwrite=True, progress=False)
+    cfg = BENCHMARK_CONFIG.replace(seed=seed, n_subjects=max(SUBJECTS), clips_per_class=max(PER_CLASS),
+                                   **DISTRACTOR_LEVELS[level])
+    ensure_synthme(out, cfg)          # shards started together: one generates, the others wait
     return out
 
 

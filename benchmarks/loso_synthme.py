@@ -31,7 +31,7 @@ import torch
 from hsta_edu import create_model
 from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
-from hsta_edu.data.synth import BENCHMARK_CONFIG, MARKER_FILE, generate_synthme
+from hsta_edu.data.synth import BENCHMARK_CONFIG, ensure_synthme
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.evaluate import LOSO, merge_run
 from hsta_edu.io import atomic_write_text
@@ -67,9 +67,7 @@ def run_dir(runs: Path, corpus: str, variant: str, seed: int) -> Path:
 
 def run_one(corpus: str, variant: str, seed: int, args: argparse.Namespace) -> None:
     data = corpus_dir(corpus)
-    if not (data / MARKER_FILE).exists():
-        print(f"generating SynthME corpus {corpus!r} into {data} ...", flush=True)
-        generate_synthme(data, CORPORA[corpus], overwrite=True, progress=args.progress)
+    ensure_synthme(data, CORPORA[corpus], progress=args.progress)   # shards started together: one generates
     index = load_dataset(data, scheme="megc3")
     label, model_over = VARIANTS[variant]
     over = {"num_classes": len(index.classes), **model_over}

@@ -214,3 +214,28 @@ def test_round_trip_through_casme2_loader(corpus):
         assert list(clip.frame_numbers) == list(gt["frame_numbers"])
     objective = casme2.load_casme2(corpus, scheme="objective")
     assert len(objective) == 6
+
+
+def _ensure_in_process(args: tuple) -> float:
+    """Worker of the test below: `ensure_synthme` in another process; returns the marker's mtime."""
+    import os
+    out, cfg = args
+    from hsta_edu.data.synth import ensure_synthme
+    path = ensure_synthme(out, cfg)
+    return os.stat(path / synth.MARKER_FILE).st_mtime_ns
+
+
+def test_ensure_synthme_generates_once_for_processes_asking_together(tmp_path):
+    """Benchmark shards start together: with `ensure_synthme` one generates, the others wait and read it
+    (before, the second saw a half-written folder and refused: the first shard of a study died)."""
+    import multiprocessing
+
+    cfg = synth.SynthConfig(n_subjects=1, clips_per_class=1, seed=3, frame_size=(64, 64), face_size=48.0)
+    out = tmp_path / "corpus"
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        stamps = pool.map(_ensure_in_process, [(out, cfg)] * 3)
+    assert len(set(stamps)) == 1                                 # one corpus, written once
+    assert synth.read_marker(out)["n_clips"] == 3
+    assert synth.ensure_synthme(out, cfg) == out                 # present: used as it is
+    with pytest.raises(DataError, match="another SynthME corpus"):
+        synth.ensure_synthme(out, cfg.replace(seed=4))

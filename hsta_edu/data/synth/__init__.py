@@ -49,6 +49,7 @@ from .corpus import (
     MARKER_FILE,
     OBJECTIVE_FILE,
     SAMPLES_README,
+    ensure_synthme,
     generate_synthme,
     load_groundtruth,
     write_samples_readme,
@@ -62,6 +63,6 @@ __all__ = ["ACTION_UNITS", "Recipe", "MEGC3_RECIPES", "OBJECTIVE7_RECIPES", "SCH
            "emotion_to_class", "SynthConfig", "SAMPLES_CONFIG", "BENCHMARK_CONFIG", "DISTRACTOR_LEVELS", "PRESETS",
            "Subject",
            "make_subject", "au_field", "MASK_LEVEL", "SynthClip", "render_clip", "iter_clip_keys",
-           "generate_synthme", "load_groundtruth", "read_marker", "write_samples_readme", "SAMPLES_README",
+           "generate_synthme", "ensure_synthme", "load_groundtruth", "read_marker", "write_samples_readme", "SAMPLES_README",
            "GENERATOR_VERSION", "ANNOTATION_FILE", "OBJECTIVE_FILE", "FRAMES_DIR", "GROUNDTRUTH_DIR",
            "MARKER_FILE", "add_synth_arguments", "synth_config", "run_synth", "head_warp", "warp_error"]

@@ -8,6 +8,7 @@ clip and, last, the ``synthme.json`` marker. The marker's file name and its one 
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,27 @@ def write_samples_readme(out: Path, cfg: SynthConfig) -> None:
         n_subjects=cfg.n_subjects, n_classes=len(cfg.classes), classes=", ".join(cfg.classes),
         clips_per_class=cfg.clips_per_class, n_clips=len(iter_clip_keys(cfg)),
         H=cfg.frame_size[0], W=cfg.frame_size[1], fps=cfg.fps))
+
+
+def ensure_synthme(out_dir: str | Path, cfg: SynthConfig = BENCHMARK_CONFIG, *, progress: bool = False) -> Path:
+    """The SynthME corpus ``cfg`` in ``out_dir``: generated when the folder holds no finished corpus (a
+    half-written one is replaced), used as it is when it holds this one; a corpus of another config is
+    a DataError naming both. Safe when several processes ask at once (the shards of a benchmark): the
+    first generates under a lock file beside the folder, the others wait for it and then read it."""
+    try:
+        import fcntl
+    except ImportError:            # no advisory locks (Windows): one process at a time, as before
+        fcntl = None
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    want = json.loads(json.dumps(cfg.to_dict()))
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        marker = read_marker(out) if out.is_dir() else None
+        if marker is None:
+            return generate_synthme(out, cfg, overwrite=True, progress=progress)
+        if marker.get("config") != want:
+            raise DataError(f"{out} holds another SynthME corpus (config {marker.get('config')}), not {want}: "
+                            "choose another folder")
+        return out
