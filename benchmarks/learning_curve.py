@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import sys
 import time
@@ -36,9 +37,11 @@ from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, ensure_synthme
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.evaluate import LOSO, merge_run
+from hsta_edu.fingerprint import model_identity
 from hsta_edu.io import atomic_write_text
 from hsta_edu.runs import run_protocol
 from hsta_edu.training import recipe
+from hsta_edu.training.pretrain import init_from_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBJECTS = (4, 6, 8, 10, 12)
@@ -75,8 +78,15 @@ def subset(index, subjects: int, per_class: int):
     return dataclasses.replace(index, clips=clips)
 
 
-def run_dir(runs: Path, level: str, seed: int, subjects: int, per_class: int) -> Path:
-    return runs / f"{level}-d{seed}-s{subjects}-k{per_class}"
+def run_dir(runs: Path, level: str, seed: int, subjects: int, per_class: int, init: str | None = None) -> Path:
+    return runs / f"{level}-d{seed}-s{subjects}-k{per_class}{'-init' if init else ''}"
+
+
+def _model(over: dict, init: str | None):
+    model = create_model("hsta-tiny", **over)
+    if init:
+        init_from_pretrained(model, init)
+    return model
 
 
 def run_point(level: str, seed: int, subjects: int, per_class: int, args: argparse.Namespace) -> None:
@@ -87,14 +97,21 @@ def run_point(level: str, seed: int, subjects: int, per_class: int, args: argpar
     test_ds = MERDataset(index, prep, args.cache, train=False).preload(progress=args.progress)
     cfg = recipe("fast", seed=0, progress=args.progress)
     t = time.time()
-    result = run_protocol(test_ds, LOSO(), lambda: create_model("hsta-tiny", **over), cfg,
-                          run_dir(Path(args.runs), level, seed, subjects, per_class),
+    init = args.init
+    result = run_protocol(test_ds, LOSO(), lambda: _model(over, init), cfg,
+                          run_dir(Path(args.runs), level, seed, subjects, per_class, init),
                           train_dataset=test_ds.train_view(), shard=args.shard, progress=args.progress,
                           info={"data": str(data), "level": level, "corpus_seed": seed, "subjects": subjects,
                                 "per_class": per_class, "preset": "hsta-tiny", "prep": prep.to_dict(),
-                                "recipe": "fast"})
+                                "recipe": "fast", "init": init,
+                                "model": {**model_identity(create_model("hsta-tiny", **over)),
+                                          "init_sha256": _sha256(init)}})
     state = f"UF1 {result.metrics['uf1']:.4f}" if result.complete else f"{len(result.folds_done)}/{subjects} folds"
     print(f"{level} seed {seed} {subjects} subjects x {per_class}: {state} ({time.time() - t:.0f} s)", flush=True)
+
+
+def _sha256(path: str | None) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
 
 
 def collect(runs: Path) -> list[dict]:
@@ -109,7 +126,8 @@ def collect(runs: Path) -> list[dict]:
         if "level" not in info:
             continue
         m = res.metrics
-        rows.append({"level": info["level"], "seed": info["corpus_seed"], "subjects": info["subjects"],
+        rows.append({"level": info["level"], "init": bool(info.get("init")), "seed": info["corpus_seed"],
+                     "subjects": info["subjects"],
                      "per_class": info["per_class"], "clips": m["n_samples"], "uf1": m["uf1"], "uar": m["uar"],
                      "seconds": m["fold_seconds"]})
     return rows
@@ -118,7 +136,7 @@ def collect(runs: Path) -> list[dict]:
 def _points(rows: list[dict]) -> dict[tuple[str, int, int], list[dict]]:
     out: dict[tuple[str, int, int], list[dict]] = {}
     for r in rows:
-        out.setdefault((r["level"], r["subjects"], r["per_class"]), []).append(r)
+        out.setdefault((r["level"] + (" + init" if r["init"] else ""), r["subjects"], r["per_class"]), []).append(r)
     return out
 
 
@@ -128,12 +146,12 @@ def figure(rows: list[dict], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     pts = _points(rows)
-    levels = [lv for lv in LEVELS if any(k[0] == lv for k in pts)]
+    levels = [lv for lv in LEVELS if any(k[0].split(' + ')[0] == lv for k in pts)]
     fig, axes = plt.subplots(1, max(1, len(levels)), figsize=(5.2 * max(1, len(levels)), 3.9), sharey=True,
                              squeeze=False)
     for ax, level in zip(axes[0], levels, strict=False):
-        for k in PER_CLASS:
-            keys = sorted((key for key in pts if key[0] == level and key[2] == k), key=lambda key: key[1])
+        for k, init in ((k, init) for init in ("", " + init") for k in PER_CLASS):
+            keys = sorted((key for key in pts if key[0] == level + init and key[2] == k), key=lambda key: key[1])
             if not keys:
                 continue
             x = [np.mean([r["clips"] for r in pts[key]]) for key in keys]
@@ -141,7 +159,8 @@ def figure(rows: list[dict], path: str) -> None:
             mean = [np.mean(v) for v in u]
             err = np.array([[m - min(v) for m, v in zip(mean, u, strict=True)],
                             [max(v) - m for m, v in zip(mean, u, strict=True)]])
-            ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=f"{k} clips per class and subject")
+            ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, ls="--" if init else "-",
+                        label=f"{k} clips per class and subject" + (", self-supervised init" if init else ", from scratch"))
         for name, n in REAL_CORPORA.items():
             ax.axvline(n, color="grey", lw=0.8, ls="--")
             ax.text(n, 0.02, f" {name}", rotation=90, fontsize=7, color="grey", va="bottom")
@@ -168,7 +187,7 @@ def report(args: argparse.Namespace) -> dict:
              ", ".join(str(s) for s in (DEV_SEEDS if args.dev else EVAL_SEEDS)) + ".", "",
              "| level | subjects | clips per class | clips | UF1 mean | UF1 per seed | fold s (sum) |",
              "|---|---|---|---|---|---|---|"]
-    for (level, s, k), rs in sorted(pts.items(), key=lambda kv: (LEVELS.index(kv[0][0]), kv[0][1], kv[0][2])):
+    for (level, s, k), rs in sorted(pts.items(), key=lambda kv: (LEVELS.index(kv[0][0].split(' + ')[0]), kv[0][0], kv[0][1], kv[0][2])):
         u = [r["uf1"] for r in sorted(rs, key=lambda r: r["seed"])]
         lines.append(f"| {level} | {s} | {k} | {rs[0]['clips']} | {np.mean(u):.3f} | "
                      + " / ".join(f"{x:.3f}" for x in u) + f" | {sum(r['seconds'] for r in rs):.0f} |")
@@ -195,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="only rebuild the report from finished runs")
     ap.add_argument("--doc", default=None, help="report file ('' to skip writing)")
     ap.add_argument("--figure", default=None)
+    ap.add_argument("--init", default=None, help="self-supervised weights (`hsta-edu pretrain`) to start every fold from")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     tag = "learning_curve_dev" if args.dev else "learning_curve"
