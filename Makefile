@@ -23,6 +23,7 @@ LOWEST_DISPATCH := ATEN_CPU_CAPABILITY=default \
 # flow, magnification, shifts, batch assembly, training determinism, reference parity, pretrained predictions
 PORTABLE_TESTS := tests/data/test_prep.py tests/data/test_registration.py tests/data/test_magnify.py \
 	tests/data/test_shift.py tests/data/test_batch_assembly.py tests/training/test_train_rng.py tests/training/test_train.py \
+	tests/training/test_pretrain.py \
 	tests/model/test_compat.py tests/test_pretrained.py tests/test_dispatch_levels.py
 
 .PHONY: setup lab demo test test-portable test-oldest notebooks-outputs site bench lint clean
