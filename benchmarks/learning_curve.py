@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ from hsta_edu.fingerprint import model_identity
 from hsta_edu.io import atomic_write_text
 from hsta_edu.runs import run_protocol
 from hsta_edu.training import recipe
-from hsta_edu.training.pretrain import init_from_pretrained
+from hsta_edu.training.pretrain import init_identity, initialised_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBJECTS = (4, 6, 8, 10, 12)
@@ -82,13 +82,6 @@ def run_dir(runs: Path, level: str, seed: int, subjects: int, per_class: int, in
     return runs / f"{level}-d{seed}-s{subjects}-k{per_class}{'-init' if init else ''}"
 
 
-def _model(over: dict, init: str | None):
-    model = create_model("hsta-tiny", **over)
-    if init:
-        init_from_pretrained(model, init)
-    return model
-
-
 def run_point(level: str, seed: int, subjects: int, per_class: int, args: argparse.Namespace) -> None:
     data = corpus(level, seed)
     index = subset(load_dataset(data, scheme="megc3"), subjects, per_class)
@@ -98,20 +91,16 @@ def run_point(level: str, seed: int, subjects: int, per_class: int, args: argpar
     cfg = recipe("fast", seed=0, progress=args.progress)
     t = time.time()
     init = args.init
-    result = run_protocol(test_ds, LOSO(), lambda: _model(over, init), cfg,
+    result = run_protocol(test_ds, LOSO(), partial(initialised_model, "hsta-tiny", over, init), cfg,
                           run_dir(Path(args.runs), level, seed, subjects, per_class, init),
                           train_dataset=test_ds.train_view(), shard=args.shard, progress=args.progress,
                           info={"data": str(data), "level": level, "corpus_seed": seed, "subjects": subjects,
                                 "per_class": per_class, "preset": "hsta-tiny", "prep": prep.to_dict(),
                                 "recipe": "fast", "init": init,
                                 "model": {**model_identity(create_model("hsta-tiny", **over)),
-                                          "init_sha256": _sha256(init)}})
+                                          **init_identity(init)}})
     state = f"UF1 {result.metrics['uf1']:.4f}" if result.complete else f"{len(result.folds_done)}/{subjects} folds"
     print(f"{level} seed {seed} {subjects} subjects x {per_class}: {state} ({time.time() - t:.0f} s)", flush=True)
-
-
-def _sha256(path: str | None) -> str | None:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
 
 
 def collect(runs: Path) -> list[dict]:

@@ -38,6 +38,7 @@ def _train_identity(args: argparse.Namespace, model: Any, prep: Any, cfg: Any, t
     validation clips, and the video initialisation."""
     from ..data.labelled import dataset_info
     from ..fingerprint import digest, model_identity
+    from ..training.pretrain import init_identity
 
     info = dataset_info(test_ds)
     ids, labels = info.uids, info.labels.tolist()
@@ -121,28 +122,6 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"final loss {summary['final_loss']:.4f}; model saved to {summary['model']}")
     emit(summary, args.json)
     return 0
-
-
-def initialised_model(preset: str, overrides: dict[str, Any], init: str | None) -> Any:
-    """``create_model(preset, **overrides)``, then the self-supervised weights of ``init`` when given (the
-    model factory of ``--init``: picklable, so it travels to worker processes and Slurm jobs)."""
-    from .. import create_model
-    from ..training.pretrain import init_from_pretrained
-    model = create_model(preset, **overrides)
-    if init:
-        init_from_pretrained(model, init)
-    return model
-
-
-def init_identity(init: str | None) -> dict[str, Any]:
-    """What ``--init`` adds to a run's model identity: the weights file's sha256 (none without --init)."""
-    if not init:
-        return {}
-    import hashlib
-    path = Path(init)
-    if not path.is_file():
-        raise DataError(f"--init {init}: no such file (make one with `hsta-edu pretrain --data DIR --out DIR`)")
-    return {"init_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ def cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     from ..fingerprint import model_identity
     from ..runs import RunOptions, execute, prepare_run
     from ..training import data_size_note
-    from .commands import init_identity, initialised_model
+    from ..training.pretrain import init_identity, initialised_model
 
     t0 = time.time()
     recipe_name, cfg = train_config_for(args)
@@ -61,12 +61,13 @@ def cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     executor = _executor(args)   # fails early on a missing submitit or a bad combination
     index, prep, test_ds, train_ds = datasets_for(args, probe_config(args), progress=cfg.progress)
     overrides = overrides_from_args(args, len(index.classes))
+    init = init_identity(args.init)               # a missing --init file: one line, before any model
     model = initialised_model(args.preset, overrides, args.init)  # fail early on a bad option or --init file
     protocol = _make_protocol(args, protocol_name, cfg.seed)
     out = default_out(args, protocol.name)
     info = {"data": str(args.data), "dataset": index.name, "preset": args.preset,
             "model_overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()},
-            "recipe": recipe_name, "prep": prep.to_dict(), "model": {**model_identity(model), **init_identity(args.init)},
+            "recipe": recipe_name, "prep": prep.to_dict(), "model": {**model_identity(model), **init},
             "n_dropped": len(index.dropped), "warnings": list(index.warnings)}
     model_fn = partial(initialised_model, args.preset, overrides, args.init)   # travels to the workers
     options = RunOptions(val_subjects=args.val_subjects, info=info, overwrite=args.overwrite,

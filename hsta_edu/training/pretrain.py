@@ -28,7 +28,7 @@ from einops import rearrange
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..io import atomic_torch_save, safe_torch_load
 from ..progress import progress_bar
 from .device import pick_device
@@ -204,6 +204,29 @@ class InitReport:
         parts = sorted({"CSTA" if ".csta." in k else k.split(".")[0] for k in self.fresh})
         return (f"initialised from {self.source}: {len(self.loaded)} tensors (embeddings, USTA, norms) loaded; "
                 f"{len(self.fresh)} start fresh ({', '.join(parts) or 'none'})")
+
+
+def init_identity(path: str | Path | None) -> dict[str, Any]:
+    """What starting from self-supervised weights adds to a run's model identity: the file's sha256 (an
+    empty dict without a file), so runs from other weights never share a run folder."""
+    if not path:
+        return {}
+    import hashlib
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"--init {path}: no such file (make one with `hsta-edu pretrain --data DIR --out DIR`)")
+    return {"init_sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+
+
+def initialised_model(preset: str, overrides: dict[str, Any], init: str | Path | None) -> nn.Module:
+    """``create_model(preset, **overrides)``, then the self-supervised weights of ``init`` when given: the
+    model factory of ``--init`` (with `functools.partial`, picklable, so it travels to worker processes
+    and Slurm jobs)."""
+    from ..model.hsta import create_model
+    model = create_model(preset, **overrides)
+    if init:
+        init_from_pretrained(model, init)
+    return model
 
 
 def init_from_pretrained(model: nn.Module, path: str | Path) -> InitReport:
