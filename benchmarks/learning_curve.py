@@ -10,7 +10,8 @@ and ``stronger`` (`hsta_edu.data.synth.DISTRACTOR_LEVELS`), two SynthME seeds pe
 subjects x 8 clips per class is generated per (level, seed) into ``.cache/learning_curve/`` and each point
 takes the first subjects and the first clips of each subject and class of it (nested, so one preprocessing
 cache serves every point). Each point is a LOSO over its subjects with the library's defaults
-(`PrepConfig()`, recipe ``fast``, training seed 0), exactly what ``hsta-edu loso --data DIR`` does, and is
+(`PrepConfig()`, recipe ``fast``: 30 epochs, raised to at least 500 optimiser steps per fold by its
+``min_steps``; training seed 0), exactly what ``hsta-edu loso --data DIR`` does, and is
 recorded in ``runs/learning_curve/<level>-d<seed>-s<subjects>-k<per class>`` (resumable; processes given
 ``--shard i/n`` share the folds). Evaluation seeds 7301 / 7302 were used by no development step; the
 development seeds (``--dev``) are 7201 / 7202. The report (``docs/results/learning_curve.md`` and
@@ -171,7 +172,8 @@ def report(args: argparse.Namespace) -> dict:
     pts = _points(rows)
     lines = ["# Learning curve: hsta-tiny from frames against training size (SynthME)", "",
              "Measured by `benchmarks/learning_curve.py`: each point is a LOSO over its subjects (pooled UF1; "
-             "`PrepConfig()` defaults, recipe `fast`, training seed 0) on the first subjects and clips of a "
+             "`PrepConfig()` defaults, recipe `fast` (30 epochs, raised to at least "
+             f"{recipe('fast').min_steps} optimiser steps per fold), training seed 0) on the first subjects and clips of a "
              "12 x 8 SynthME corpus per distractor level and seed. Seeds: " +
              ", ".join(str(s) for s in (DEV_SEEDS if args.dev else EVAL_SEEDS)) + ".", "",
              "| level | subjects | clips per class | clips | UF1 mean | UF1 per seed | fold s (sum) |",

@@ -100,9 +100,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if index.dropped:
         from .protocol import write_dropped
         write_dropped(index, out)
-    note = data_size_note(int(len(train_idx)), prep.special, pretrained=bool(args.pretrained_video or args.init))
-    if note:
-        print(note, file=sys.stderr, flush=True)
+    for note in (cfg.budget_note(int(len(train_idx))),
+                 data_size_note(int(len(train_idx)), prep.special, pretrained=bool(args.pretrained_video or args.init))):
+        if note:
+            print(note, file=sys.stderr, flush=True)
     result = train(model, Subset(train_ds, train_idx.tolist()), cfg, checkpoint_dir=out / "checkpoint",
                    val_dataset=Subset(test_ds, val_idx.tolist()) if len(val_idx) else None,
                    resume=not args.no_resume)

@@ -57,6 +57,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} {value}: must be >= 1")
+    if getattr(args, "min_steps", None) is not None and args.min_steps < 0:
+        raise ConfigError(f"--min-steps {args.min_steps}: must be >= 0 (0 = off)")
     if getattr(args, "gpus", None) is not None and args.gpus < 0:
         raise ConfigError(f"--gpus {args.gpus}: must be >= 0")
     if getattr(args, "launcher", None) == "slurm" and shutil.which("srun") is None:   # what submitit looks for
@@ -88,7 +90,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 def train_config_for(args: argparse.Namespace):
     from ..training import recipe
     name = args.recipe or ("fast" if args.preset == "hsta-tiny" else "paper")
-    fields = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+    fields = {"epochs": args.epochs, "min_steps": args.min_steps, "batch_size": args.batch_size, "lr": args.lr,
               "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs, "loss": args.loss,
               "layer_decay": args.layer_decay, "drop_path": args.drop_path, "grad_clip": args.grad_clip,
               "seed": args.seed, "amp": args.amp}

@@ -36,7 +36,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", default=None, choices=("paper", "reference", "fast"),
                    help="training recipe (default: fast for hsta-tiny, paper otherwise)")
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=int, help="passes over the training clips (given alone: exactly this many, "
+                   "--min-steps off)")
+    p.add_argument("--min-steps", type=int, help="raise the epochs until each run makes this many optimiser steps "
+                   "(the fast recipe's default keeps small corpora training as long as the benchmark; 0 = off)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--weight-decay", type=float)

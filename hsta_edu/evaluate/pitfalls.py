@@ -127,10 +127,14 @@ def trace_test_epochs(dataset: Dataset, protocol: Protocol, model_fn: Callable[[
     info = dataset_info(dataset)
     labels = info.labels
     folds = protocol_folds(protocol, labels, info.groups, info.train_only)
-    preds = np.full((cfg.epochs, len(labels)), -1, dtype=np.int64)
+    # a recipe with min_steps gives each fold its own number of epochs (`TrainConfig.for_data`): a fold
+    # whose training has ended keeps its final predictions in the later rows
+    fold_cfgs = {f.index: replace(cfg, seed=cfg.seed + f.index, progress=False).for_data(len(f.train)) for f in folds}
+    epochs = max((c.epochs for c in fold_cfgs.values()), default=cfg.epochs)
+    preds = np.full((epochs, len(labels)), -1, dtype=np.int64)
     models: dict[int, nn.Module] = {}
     for fold in progress_bar(folds, desc="folds", enabled=progress, leave=False):
-        fold_cfg = replace(cfg, seed=cfg.seed + fold.index, progress=False)
+        fold_cfg = fold_cfgs[fold.index]
         set_seed(fold_cfg.seed)
         model = model_fn()
         test = Subset(dataset, fold.test.tolist())
@@ -143,6 +147,7 @@ def trace_test_epochs(dataset: Dataset, protocol: Protocol, model_fn: Callable[[
 
         models[fold.index] = train(model, Subset(train_dataset, fold.train.tolist()), fold_cfg,
                                    callback=look).model
+        preds[fold_cfg.epochs:, fold.test] = preds[fold_cfg.epochs - 1, fold.test]
     return EpochTrace(folds, labels, info.classes, preds, models)
 
 

@@ -413,7 +413,7 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
     The model is left on the chosen device. Seeds: call `set_seed` before building the model
     to make its initialisation repeatable; this function seeds everything it uses itself.
     """
-    cfg = cfg or TrainConfig()
+    cfg = (cfg or TrainConfig()).for_data(len(dataset))   # epochs raised to the recipe's min_steps
     info, val_info = _check_inputs(model, dataset, cfg, val_dataset)
     if not checkpoint_every >= 0:
         raise ConfigError(f"checkpoint_every={checkpoint_every}: must be >= 0 seconds")

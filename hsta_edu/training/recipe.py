@@ -42,11 +42,19 @@ class TrainConfig:
     positional table (not a parameter) or the [CLS] tokens (the reference decays the
     [CLS] tokens by a naming slip; this does not).
 
+    Budget: ``epochs`` passes over the training clips, raised when ``min_steps`` > 0 until the run
+    makes at least that many optimiser steps (`for_data`; one step per batch of ``batch_size``). A
+    fixed number of epochs gives a small corpus few updates: the ``fast`` recipe's 30 epochs are about
+    500 steps on the 264 training clips of a SynthME-benchmark fold but 180 on the 90 of a 108-clip
+    corpus, where hsta-tiny has not finished learning (`benchmarks/learning_curve.py`). Giving
+    ``epochs`` to `recipe` explicitly turns ``min_steps`` off unless it is given too.
+
     ``drop_path`` is a model option (``HSTAConfig.drop_path_rate``): builders in
     `hsta_edu.evaluate` and the command line pass it to ``create_model`` when set here.
     """
 
     epochs: int = 150
+    min_steps: int = 0                    # raise epochs until the run makes this many steps (0 = off)
     batch_size: int = 32
     lr: float = 5e-5
     warmup_epochs: float = 5
@@ -74,7 +82,8 @@ class TrainConfig:
         check_field_types(self)   # the annotations above: epochs=2.5, balanced="no" or lr=nan is refused, named
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         checks = [   # (field, valid, what it must be); the types are already checked
-            ("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("epochs", self.epochs >= 1, ">= 1"), ("min_steps", self.min_steps >= 0, ">= 0"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
             ("lr", self.lr > 0, "> 0"), ("warmup_lr", self.warmup_lr >= 0, ">= 0"),
             ("min_lr", self.min_lr >= 0, ">= 0"), ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
@@ -100,6 +109,27 @@ class TrainConfig:
         d["betas"] = list(self.betas)
         return d
 
+    def steps_per_epoch(self, n_items: int) -> int:
+        """Optimiser steps in one pass over ``n_items`` training clips (the last batch may be short)."""
+        return -(-int(n_items) // self.batch_size)
+
+    def for_data(self, n_items: int) -> TrainConfig:
+        """This recipe for ``n_items`` training clips: ``epochs`` raised, when ``min_steps`` asks for it,
+        to the fewest epochs that make at least ``min_steps`` optimiser steps; otherwise ``self``."""
+        if self.min_steps <= 0 or n_items < 1:
+            return self
+        need = -(-self.min_steps // self.steps_per_epoch(n_items))
+        return self if need <= self.epochs else replace(self, epochs=need)
+
+    def budget_note(self, n_items: int) -> str | None:
+        """One line for a user when `for_data` raises the epochs for ``n_items`` training clips, else None."""
+        run = self.for_data(n_items)
+        if run.epochs == self.epochs:
+            return None
+        return (f"note: {run.epochs} epochs instead of {self.epochs}: {n_items} training clips make "
+                f"{self.steps_per_epoch(n_items)} steps per epoch and the recipe asks for at least "
+                f"{self.min_steps} (--min-steps; --epochs N runs exactly N)")
+
     def recipe_dict(self) -> dict[str, Any]:
         """`to_dict` without the run-time-only fields (`RUNTIME_FIELDS`): what a run's result
         depends on, as run, checkpoint and model fingerprints record it."""
@@ -121,16 +151,19 @@ RUNTIME_FIELDS: tuple[str, ...] = ("progress", "device", "num_workers")
 RECIPES: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
     "reference": TrainConfig(lr=6.25e-5, layer_decay=0.9, drop_path=0.2),
-    "fast": TrainConfig(epochs=30, batch_size=16, lr=1e-3, warmup_epochs=2, warmup_lr=1e-5,
+    "fast": TrainConfig(epochs=30, min_steps=500, batch_size=16, lr=1e-3, warmup_epochs=2, warmup_lr=1e-5,
                         min_lr=1e-5, weight_decay=0.05, grad_clip=1.0),
 }
 
 
 def recipe(name: str = "paper", **overrides: Any) -> TrainConfig:
-    """A copy of a named recipe ("paper", "reference", "fast") with field overrides."""
+    """A copy of a named recipe ("paper", "reference", "fast") with field overrides. Giving ``epochs``
+    sets ``min_steps`` to 0 (the epochs given are run) unless ``min_steps`` is given too."""
     if name not in RECIPES:
         raise ConfigError(f"unknown training recipe {name!r}; choose one of {sorted(RECIPES)}")
     check_fields(TrainConfig, overrides, "TrainConfig option(s)")
+    if "epochs" in overrides and "min_steps" not in overrides:
+        overrides = {**overrides, "min_steps": 0}   # an explicit budget is the budget
     return replace(RECIPES[name], **overrides)
 
 

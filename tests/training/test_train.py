@@ -112,6 +112,28 @@ def test_warmup_cosine_schedule():
     assert all(a >= b for a, b in zip(lrs[10:-1], lrs[11:], strict=True))
 
 
+def test_min_steps_raises_epochs_to_a_step_budget_keyed_to_the_data_size():
+    c = TrainConfig(epochs=30, batch_size=16, min_steps=500)
+    assert c.steps_per_epoch(90) == 6 and c.steps_per_epoch(96) == 6 and c.steps_per_epoch(97) == 7
+    assert c.for_data(90).epochs == 84            # ceil(500 / 6): a small corpus trains for more epochs
+    assert c.for_data(264).epochs == 30           # 17 steps x 30 = 510 >= 500: the epochs stand
+    assert c.for_data(90).min_steps == 500 and c.for_data(90).lr == c.lr
+    assert TrainConfig(epochs=30, batch_size=16).for_data(90).epochs == 30   # min_steps=0: off
+    # an explicit epochs is the budget (min_steps off) unless min_steps is given too
+    fast = RECIPES["fast"]
+    assert fast.min_steps > 0
+    assert recipe("fast", epochs=3).min_steps == 0 and recipe("fast", epochs=3).for_data(20).epochs == 3
+    assert recipe("fast", epochs=3, min_steps=10).for_data(20).epochs == 5   # batch 16: 2 steps per epoch
+    with pytest.raises(ConfigError, match="min_steps"):
+        TrainConfig(min_steps=-1)
+
+
+def test_train_runs_the_raised_epochs(tmp_path):
+    result = train(fresh_model(), ToyClips(n=12), cfg(epochs=1, min_steps=6))   # batch 8: 2 steps per epoch
+    assert len(result.history) == 3 and result.config.epochs == 3
+    assert result.history["epoch"].tolist() == [1, 2, 3]
+
+
 def test_training_learns_and_history_table(tmp_path):
     ds = ToyClips(n=24)
     result = train(fresh_model(), ds, cfg(epochs=8, lr=3e-3), checkpoint_dir=tmp_path)
