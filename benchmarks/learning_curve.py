@@ -38,11 +38,13 @@ from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, ensure_synthme
 from hsta_edu.data.torch_data import MERDataset
 from hsta_edu.evaluate import LOSO, merge_run
+from hsta_edu.evaluate.curve import MEASURED, REAL_CORPORA
 from hsta_edu.fingerprint import model_identity
 from hsta_edu.io import atomic_write_text
 from hsta_edu.runs import run_protocol
 from hsta_edu.training import recipe
 from hsta_edu.training.pretrain import init_identity, initialised_model
+from hsta_edu.viz import plot_learning_curve, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBJECTS = (4, 6, 8, 10, 12)
@@ -50,8 +52,6 @@ PER_CLASS = (4, 6, 8)
 LEVELS = ("benchmark", "stronger")
 EVAL_SEEDS = (7301, 7302)
 DEV_SEEDS = (7201, 7202)
-#: clips of one LOSO run of the MEGC2019 3-class corpora (the issue's figures), for the figure
-REAL_CORPORA = {"SAMM": 133, "CASME II": 145, "SMIC-HS": 164}
 
 
 def corpus(level: str, seed: int) -> Path:
@@ -130,41 +130,24 @@ def _points(rows: list[dict]) -> dict[tuple[str, int, int], list[dict]]:
     return out
 
 
-def figure(rows: list[dict], path: str) -> None:
-    """UF1 against clips per LOSO run: one panel per level, one line per clips-per-class, seed spread as bars."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    pts = _points(rows)
-    levels = [lv for lv in LEVELS if any(k[0].split(' + ')[0] == lv for k in pts)]
-    fig, axes = plt.subplots(1, max(1, len(levels)), figsize=(5.2 * max(1, len(levels)), 3.9), sharey=True,
-                             squeeze=False)
-    for ax, level in zip(axes[0], levels, strict=False):
-        for k, init in ((k, init) for init in ("", " + init") for k in PER_CLASS):
-            keys = sorted((key for key in pts if key[0] == level + init and key[2] == k), key=lambda key: key[1])
-            if not keys:
-                continue
-            x = [np.mean([r["clips"] for r in pts[key]]) for key in keys]
-            u = [[r["uf1"] for r in pts[key]] for key in keys]
-            mean = [np.mean(v) for v in u]
-            err = np.array([[m - min(v) for m, v in zip(mean, u, strict=True)],
-                            [max(v) - m for m, v in zip(mean, u, strict=True)]])
-            ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, ls="--" if init else "-",
-                        label=f"{k} clips per class and subject" + (", self-supervised init" if init else ", from scratch"))
-        for name, n in REAL_CORPORA.items():
-            ax.axvline(n, color="grey", lw=0.8, ls="--")
-            ax.text(n, 0.02, f" {name}", rotation=90, fontsize=7, color="grey", va="bottom")
-        ax.axhline(1 / 3, color="k", lw=0.8, ls=":", label="chance (3 balanced classes)")
+def titles() -> dict[str, str]:
+    """A panel title per level: its distractors."""
+    out = {}
+    for level in LEVELS:
         knobs = DISTRACTOR_LEVELS[level]
-        ax.set(title=f"{level} distractors (drift {knobs['head_drift']} px, rotation {knobs['head_rotation']} deg)",
-               xlabel="clips in the LOSO run (subjects x 3 classes x clips per class)", ylim=(0, 1.02))
-        ax.title.set_fontsize(9)
-    axes[0][0].set_ylabel("pooled LOSO UF1 (mean; bars: min-max over seeds)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+        out[level] = (f"{level} distractors (drift {knobs['head_drift']} px, "
+                      f"rotation {knobs['head_rotation']} deg, noise {knobs['noise']})")
+    return out
+
+
+def figure(rows: list[dict], path: str) -> None:
+    """UF1 against clips per LOSO run (`hsta_edu.viz.plot_learning_curve`): a panel per level, a line per
+    clips-per-class and start, seed spread as bars, real corpora marked."""
+    order = {lv: i for i, lv in enumerate(LEVELS)}
+    rows = sorted(rows, key=lambda r: (order[r["level"]], r["init"], r["per_class"], r["clips"]))
+    fig = plot_learning_curve(rows, marks=REAL_CORPORA, titles=titles())
     fig.suptitle("hsta-tiny from frames on SynthME: how many clips does it need?", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def report(args: argparse.Namespace) -> dict:
@@ -188,6 +171,13 @@ def report(args: argparse.Namespace) -> dict:
         atomic_write_text(args.doc, text)
         figure(rows, args.figure)
         print(f"wrote {args.doc} and {args.figure}")
+        if not args.dev:   # the evaluation curve ships with the package: notebook 04 draws it from there
+            atomic_write_text(MEASURED, json.dumps({
+                "source": "benchmarks/learning_curve.py", "seeds": list(EVAL_SEEDS),
+                "recipe": recipe("fast").recipe_dict(), "titles": titles(),
+                "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]},
+                indent=1) + "\n")
+            print(f"wrote {MEASURED}")
     return {"rows": rows}
 
 

@@ -36,7 +36,8 @@ from .io import atomic_write_bytes
 
 __all__ = ["save_figure", "figure_format", "figure_png", "register_notebook_display", "as_float_array", "display_image",
            "grey_levels", "show_image", "MapScale", "map_scale", "outline_region", "region_handle", "chance_line",
-           "plot_history", "plot_curves", "plot_confusion", "plot_fold_scores", "plot_ablation"]
+           "plot_history", "plot_curves", "plot_confusion", "plot_fold_scores", "plot_ablation",
+           "plot_learning_curve"]
 
 # ----------------------------------------------------------------------------- the figure base
 
@@ -387,4 +388,52 @@ def plot_ablation(table: pd.DataFrame, metrics: Sequence[str] = ("uf1", "uar", "
     ax.set_xticks(x, table[label].astype(str), rotation=20, ha="right")
     ax.set_xlabel(label)
     _score_axes(ax, num_classes, "score", "ablation")
+    return fig
+
+
+def plot_learning_curve(rows: Sequence[Mapping[str, Any]], *, num_classes: int = 3,
+                        marks: Mapping[str, int] | None = None, titles: Mapping[str, str] | None = None) -> Figure:
+    """Score against training size: one panel per ``level``, one line per (clips per class, start), the
+    mean over seeds with min-max bars. ``rows``: one per run, with keys ``level``, ``clips``, ``per_class``,
+    ``uf1`` and optionally ``init`` (True: started from self-supervised weights; dashed) and ``seed``.
+    ``marks``: vertical lines at named sizes (e.g. the clips of real corpora); ``titles``: a panel title
+    per level. The chance level 1/``num_classes`` is dashed."""
+    need = ("level", "clips", "per_class", "uf1")
+    if not rows:
+        raise DataError("plot_learning_curve: no rows")
+    for i, r in enumerate(rows):
+        missing = [k for k in need if k not in r]
+        if missing:
+            raise DataError(f"plot_learning_curve: row {i} lacks {missing}")
+    levels = list(dict.fromkeys(str(r["level"]) for r in rows))
+    fig = Figure(figsize=(4.6 * len(levels), 4.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(levels), sharey=True)).ravel()
+    handles: dict[str, Any] = {}
+    sizes = sorted({int(r["per_class"]) for r in rows})     # one colour per clips-per-class, in every panel
+    for ax, level in zip(axes, levels, strict=True):
+        lv = [r for r in rows if str(r["level"]) == level]
+        lines = sorted({(int(r["per_class"]), bool(r.get("init", False))) for r in lv})
+        for k, init in lines:
+            pts: dict[int, list[float]] = {}
+            for r in lv:
+                if int(r["per_class"]) == k and bool(r.get("init", False)) == init:
+                    pts.setdefault(int(r["clips"]), []).append(float(r["uf1"]))
+            x = sorted(pts)
+            mean = np.array([np.mean(pts[c]) for c in x])
+            err = np.array([[m - min(pts[c]) for m, c in zip(mean, x, strict=True)],
+                            [max(pts[c]) - m for m, c in zip(mean, x, strict=True)]])
+            label = f"{k} clips per class and subject, " + ("self-supervised init" if init else "from scratch")
+            bars = ax.errorbar(x, mean, yerr=err, marker="o", ms=4, capsize=3, ls="--" if init else "-",
+                               color=f"C{sizes.index(k) % 10}", label=label)
+            handles.setdefault(label, bars)
+        for name, n in (marks or {}).items():
+            ax.axvline(n, color="grey", lw=0.8, ls=":")
+            ax.text(n, 0.03, f" {name}", rotation=90, fontsize=7, color="grey", va="bottom")
+        chance_line(ax, num_classes)
+        handles.setdefault(ax.lines[-1].get_label(), ax.lines[-1])
+        ax.set(xlabel="clips in the LOSO run", ylim=(0, 1.02))
+        ax.set_title((titles or {}).get(level, level), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("pooled LOSO UF1 (mean; bars: min-max over seeds)")
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=2, fontsize=8)
     return fig

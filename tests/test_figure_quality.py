@@ -122,6 +122,10 @@ CASES = {
     "viz.plot_ablation": lambda: viz.plot_ablation(
         pd.DataFrame({"variant": ["full", "no CSTA"], "uf1": [.6, .5], "uar": [.62, .52], "accuracy": [.7, .6]}),
         num_classes=3),
+    "viz.plot_learning_curve": lambda: viz.plot_learning_curve(
+        [{"level": lv, "clips": 12 * s, "per_class": k, "uf1": 0.3 + 0.04 * s + 0.01 * seed, "seed": seed,
+          "init": init} for lv in ("benchmark", "stronger") for s in (4, 6, 8) for k in (4, 6)
+         for seed in (0, 1) for init in (False, True)], marks={"SAMM": 133}),
     "plots.overlay": lambda: plots.overlay(*_clip_tensor()[:2], frames=[1, 2, "mean"],
                                            true_region=_clip_tensor()[2], title="map"),
     "plots.plot_frame_importance": lambda: plots.plot_frame_importance({"a": _clip_tensor()[1],
