@@ -41,6 +41,7 @@ from hsta_edu.evaluate import LOSO, merge_run
 from hsta_edu.evaluate.curve import MEASURED, REAL_CORPORA
 from hsta_edu.fingerprint import model_identity
 from hsta_edu.io import atomic_write_text
+from hsta_edu.model import ABLATIONS
 from hsta_edu.runs import run_protocol
 from hsta_edu.training import recipe
 from hsta_edu.training.pretrain import init_identity, initialised_model
@@ -79,25 +80,26 @@ def subset(index, subjects: int, per_class: int):
     return dataclasses.replace(index, clips=clips)
 
 
-def run_dir(runs: Path, level: str, seed: int, subjects: int, per_class: int, init: str | None = None) -> Path:
-    return runs / f"{level}-d{seed}-s{subjects}-k{per_class}{'-init' if init else ''}"
+def run_dir(runs: Path, level: str, seed: int, subjects: int, per_class: int, init: str | None = None,
+            video_only: bool = False) -> Path:
+    return runs / f"{level}-d{seed}-s{subjects}-k{per_class}{'-init' if init else ''}{'-video' if video_only else ''}"
 
 
 def run_point(level: str, seed: int, subjects: int, per_class: int, args: argparse.Namespace) -> None:
     data = corpus(level, seed)
     index = subset(load_dataset(data, scheme="megc3"), subjects, per_class)
-    over = {"num_classes": len(index.classes)}
+    over = {"num_classes": len(index.classes), **(ABLATIONS["video_only"] if args.video_only else {})}
     prep = PrepConfig.for_model(create_model("hsta-tiny", **over).config)
     test_ds = MERDataset(index, prep, args.cache, train=False).preload(progress=args.progress)
     cfg = recipe("fast", seed=0, progress=args.progress)
     t = time.time()
     init = args.init
     result = run_protocol(test_ds, LOSO(), partial(initialised_model, "hsta-tiny", over, init), cfg,
-                          run_dir(Path(args.runs), level, seed, subjects, per_class, init),
+                          run_dir(Path(args.runs), level, seed, subjects, per_class, init, args.video_only),
                           train_dataset=test_ds.train_view(), shard=args.shard, progress=args.progress,
                           info={"data": str(data), "level": level, "corpus_seed": seed, "subjects": subjects,
                                 "per_class": per_class, "preset": "hsta-tiny", "prep": prep.to_dict(),
-                                "recipe": "fast", "init": init,
+                                "recipe": "fast", "init": init, "branch": "video" if args.video_only else "both",
                                 "model": {**model_identity(create_model("hsta-tiny", **over)),
                                           **init_identity(init)}})
     state = f"UF1 {result.metrics['uf1']:.4f}" if result.complete else f"{len(result.folds_done)}/{subjects} folds"
@@ -116,7 +118,8 @@ def collect(runs: Path) -> list[dict]:
         if "level" not in info:
             continue
         m = res.metrics
-        rows.append({"level": info["level"], "init": bool(info.get("init")), "seed": info["corpus_seed"],
+        rows.append({"level": info["level"], "init": bool(info.get("init")), "branch": info.get("branch", "both"),
+                     "seed": info["corpus_seed"],
                      "subjects": info["subjects"],
                      "per_class": info["per_class"], "clips": m["n_samples"], "uf1": m["uf1"], "uar": m["uar"],
                      "seconds": m["fold_seconds"]})
@@ -126,7 +129,8 @@ def collect(runs: Path) -> list[dict]:
 def _points(rows: list[dict]) -> dict[tuple[str, int, int], list[dict]]:
     out: dict[tuple[str, int, int], list[dict]] = {}
     for r in rows:
-        out.setdefault((r["level"] + (" + init" if r["init"] else ""), r["subjects"], r["per_class"]), []).append(r)
+        name = r["level"] + (" + init" if r["init"] else "") + (" (video branch only)" if r["branch"] == "video" else "")
+        out.setdefault((name, r["subjects"], r["per_class"]), []).append(r)
     return out
 
 
@@ -144,7 +148,8 @@ def figure(rows: list[dict], path: str) -> None:
     """UF1 against clips per LOSO run (`hsta_edu.viz.plot_learning_curve`): a panel per level, a line per
     clips-per-class and start, seed spread as bars, real corpora marked."""
     order = {lv: i for i, lv in enumerate(LEVELS)}
-    rows = sorted(rows, key=lambda r: (order[r["level"]], r["init"], r["per_class"], r["clips"]))
+    rows = sorted((r for r in rows if r["branch"] == "both"),   # the ablation runs are in the table only
+                  key=lambda r: (order[r["level"]], r["init"], r["per_class"], r["clips"]))
     fig = plot_learning_curve(rows, marks=REAL_CORPORA, titles=titles())
     fig.suptitle("hsta-tiny from frames on SynthME: how many clips does it need?", fontsize=10)
     save_figure(fig, path, dpi=110)
@@ -161,7 +166,7 @@ def report(args: argparse.Namespace) -> dict:
              ", ".join(str(s) for s in (DEV_SEEDS if args.dev else EVAL_SEEDS)) + ".", "",
              "| level | subjects | clips per class | clips | UF1 mean | UF1 per seed | fold s (sum) |",
              "|---|---|---|---|---|---|---|"]
-    for (level, s, k), rs in sorted(pts.items(), key=lambda kv: (LEVELS.index(kv[0][0].split(' + ')[0]), kv[0][0], kv[0][1], kv[0][2])):
+    for (level, s, k), rs in sorted(pts.items(), key=lambda kv: (LEVELS.index(kv[0][0].split(' ')[0]), kv[0][0], kv[0][1], kv[0][2])):
         u = [r["uf1"] for r in sorted(rs, key=lambda r: r["seed"])]
         lines.append(f"| {level} | {s} | {k} | {rs[0]['clips']} | {np.mean(u):.3f} | "
                      + " / ".join(f"{x:.3f}" for x in u) + f" | {sum(r['seconds'] for r in rs):.0f} |")
@@ -196,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--doc", default=None, help="report file ('' to skip writing)")
     ap.add_argument("--figure", default=None)
     ap.add_argument("--init", default=None, help="self-supervised weights (`hsta-edu pretrain`) to start every fold from")
+    ap.add_argument("--video-only", action="store_true", help="the video branch alone (the issue's ablation target)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     tag = "learning_curve_dev" if args.dev else "learning_curve"

@@ -18,7 +18,8 @@ REAL_CORPORA = {"SAMM": 133, "CASME II": 145, "SMIC-HS": 164}
 
 def measured_learning_curve(path: str | Path = MEASURED) -> dict[str, Any]:
     """``{"rows": [...], "titles": {...}, "recipe": ..., ...}`` as the benchmark wrote it; a row per run
-    (``level``, ``seed``, ``subjects``, ``per_class``, ``clips``, ``init``, ``uf1``, ``uar``)."""
+    (``level``, ``seed``, ``subjects``, ``per_class``, ``clips``, ``init``, ``branch``, ``uf1``, ``uar``;
+    ``branch`` is "both", or "video" for the video-branch ablation)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -33,4 +34,5 @@ def plot_measured_learning_curve(path: str | Path = MEASURED):
     """The shipped curve as a Figure (`hsta_edu.viz.plot_learning_curve`), real corpora marked."""
     from ..viz import plot_learning_curve
     data = measured_learning_curve(path)
-    return plot_learning_curve(data["rows"], marks=REAL_CORPORA, titles=data.get("titles"))
+    rows = [r for r in data["rows"] if r.get("branch", "both") == "both"]     # the ablation rows: table only
+    return plot_learning_curve(rows, marks=REAL_CORPORA, titles=data.get("titles"))

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, check_fields
+from ..errors import ConfigError, DataError, check_fields
 from ..typed_fields import check_field_types
 
 if TYPE_CHECKING:
@@ -211,21 +211,43 @@ class WarmupCosine:
         self._apply()
 
 
-#: Below this many training clips per fold, hsta-tiny trained from scratch on frames is not expected to
-#: learn (measured on SynthME, `benchmarks/learning_curve.py`; the figures are in `data_size_note`).
-FROM_SCRATCH_MIN_CLIPS = 150
+#: Below this many training clips per fold, hsta-tiny trained from scratch on frames was not measured to
+#: learn: it is the training fold of the smallest corpus of the shipped learning curve (4 subjects x 4 clips
+#: per class: 36 clips; `benchmarks/learning_curve.py`, `hsta_edu.evaluate.curve`). The 24 clips of
+#: ``data_samples/`` (18 per fold) score at chance.
+FROM_SCRATCH_MIN_CLIPS = 36
+
+
+def _smallest_measured() -> tuple[int, float, float] | None:
+    """(clips, lowest UF1, highest UF1) of the smallest corpus of the shipped learning curve (from
+    scratch, every level and seed), or None without one."""
+    from ..evaluate.curve import measured_learning_curve
+    try:
+        rows = [r for r in measured_learning_curve()["rows"]
+                if not r.get("init") and r.get("branch", "both") == "both"]
+        _ = [(int(r["clips"]), float(r["uf1"])) for r in rows]
+    except (DataError, KeyError, TypeError, ValueError, AttributeError):   # a note never stops a run
+        return None
+    if not rows:
+        return None
+    n = min(int(r["clips"]) for r in rows)
+    u = [float(r["uf1"]) for r in rows if int(r["clips"]) == n]
+    return n, min(u), max(u)
 
 
 def data_size_note(n_train: int, special: str = "frames", pretrained: bool = False) -> str | None:
     """What to tell a user, before training, whose folds train from scratch on ``n_train`` clips (the
     median fold's), or None when nothing needs saying: enough clips, the easier optical-flow input
-    (``special="flow"``), or pretrained weights."""
+    (``special="flow"``), or pretrained weights. Its figures come from the shipped learning curve."""
     if n_train >= FROM_SCRATCH_MIN_CLIPS or special != "frames" or pretrained:
         return None
-    return (f"note: each fold trains on about {n_train} clips, from scratch. From frames (the paper's input) "
-            f"hsta-tiny needs a few hundred: on new SynthME identities its pooled LOSO UF1 is about 0.88 with "
-            f"288 clips, 0.70-0.80 with 180, 0.60 with 108 and at or below chance with 24 "
-            f"(docs/results/learning_curve.md). Expect chance-level scores from this run. "
+    small = _smallest_measured()
+    measured = (f" (on new SynthME identities the smallest corpus measured, {small[0]} clips, scores a pooled "
+                f"LOSO UF1 of {small[1]:.2f}-{small[2]:.2f})" if small else "")
+    return (f"note: each fold trains on about {n_train} clips, from scratch, fewer than the "
+            f"{FROM_SCRATCH_MIN_CLIPS} from which hsta-tiny was measured to learn from frames{measured}; the "
+            f"24 clips of data_samples/ (18 per fold) score at chance (docs/results/learning_curve.md). "
+            f"Expect a score near chance from this run. "
             f"To see a model that works: `hsta-edu demo` (a shipped pretrained model); to see one learn from "
             f"few clips: add --flow (onset + optical flow); to train from frames: more clips, for example "
             f"`hsta-edu synth --preset benchmark --out DIR` (288 clips).")

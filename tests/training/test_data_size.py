@@ -40,3 +40,23 @@ def test_command_line_epochs_and_min_steps():
     assert (cfg.epochs, cfg.min_steps, cfg.for_data(32).epochs) == (3, 40, 20)        # batch 16: 2 steps
     with pytest.raises(ConfigError, match="--min-steps -1"):
         check_arguments(parse(["loso", "--data", "x", "--min-steps", "-1"]))
+
+
+def test_threshold_is_the_smallest_measured_training_fold_and_the_note_quotes_the_curve():
+    from hsta_edu.evaluate.curve import measured_learning_curve
+    rows = [r for r in measured_learning_curve()["rows"] if not r.get("init")]
+    smallest = min(rows, key=lambda r: r["clips"])
+    assert FROM_SCRATCH_MIN_CLIPS == smallest["clips"] * (smallest["subjects"] - 1) // smallest["subjects"]
+    lo = min(r["uf1"] for r in rows if r["clips"] == smallest["clips"])
+    note = data_size_note(FROM_SCRATCH_MIN_CLIPS - 1)
+    assert f"{smallest['clips']} clips" in note and f"{lo:.2f}-" in note
+
+
+def test_note_survives_a_broken_curve_file(monkeypatch, tmp_path):
+    import hsta_edu.evaluate.curve as curve
+    bad = tmp_path / "learning_curve.json"
+    bad.write_text('{"rows": [{"clips": "x"}]}')
+    monkeypatch.setattr(curve, "MEASURED", bad)
+    monkeypatch.setattr(curve.measured_learning_curve, "__defaults__", (bad,))
+    note = data_size_note(18)
+    assert note is not None and "smallest corpus measured" not in note and "about 18 clips" in note
