@@ -170,6 +170,13 @@ def report(args: argparse.Namespace) -> dict:
         u = [r["uf1"] for r in sorted(rs, key=lambda r: r["seed"])]
         lines.append(f"| {level} | {s} | {k} | {rs[0]['clips']} | {np.mean(u):.3f} | "
                      + " / ".join(f"{x:.3f}" for x in u) + f" | {sum(r['seconds'] for r in rs):.0f} |")
+    grid = len(SUBJECTS) * len(PER_CLASS)
+    for level in LEVELS:   # a level whose grid is not complete says so (the runs resume where they stopped)
+        done = {(r["subjects"], r["per_class"]) for r in rows
+                if r["level"] == level and not r["init"] and r["branch"] == "both"}
+        if done and len(done) < grid:
+            lines.append(f"\n{level}: {len(done)} of the {grid} points measured so far (resume: "
+                         f"`benchmarks/learning_curve.py --levels {level} --shard i/2`).")
     text = "\n".join(lines) + "\n\n![learning curve](learning_curve.png)\n"
     print(text)
     if args.doc and rows:
