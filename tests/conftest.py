@@ -26,3 +26,15 @@ def shared_dir() -> Path:
     if not (SHARED / "reference").is_dir():
         pytest.skip(f"{SHARED} is absent (it exists only on the development machines)")
     return SHARED
+
+
+@pytest.fixture
+def sigint_delivered():
+    """SIGINT handled (not ignored) in this process while the test runs, so that the processes it starts
+    inherit a SIGINT they act on. A process started with SIGINT ignored (a background job of a
+    non-interactive shell, some test runners' workers) passes that on through exec, and a child Python
+    then never raises KeyboardInterrupt: a test that interrupts its child would see the run finish."""
+    import signal
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)

@@ -16,9 +16,9 @@ SAMPLES = ROOT / "data_samples"
 
 
 @pytest.mark.slow
-def test_sigint_is_one_line_and_the_rerun_resumes(tmp_path):
+def test_sigint_is_one_line_and_the_rerun_resumes(tmp_path, sigint_delivered):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "hsta_edu.cli", "loso", "--data", str(SAMPLES), "--epochs", "150", "--threads", "1",
+    cmd = [sys.executable, "-m", "hsta_edu.cli", "loso", "--data", str(SAMPLES), "--epochs", "30", "--threads", "1",
            "--prep", "register=none", "--prep", "magnify=0", "--no-progress", "--checkpoint-every", "0", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     ckpt_dir = out / "checkpoints"
@@ -31,7 +31,7 @@ def test_sigint_is_one_line_and_the_rerun_resumes(tmp_path):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     last = stderr.strip().splitlines()[-1]
-    assert "interrupted at epoch" in last and "of 150 of fold synthme/sub0" in last
+    assert "interrupted at epoch" in last and "of 30 of fold synthme/sub0" in last
     assert last.endswith("rerun the same command to resume")
     again = subprocess.run([*cmd, "--json"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
