@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/learning_curve.py --report                # table and figure from finished runs
     .venv/bin/python benchmarks/learning_curve.py --subjects 4 --per-class 4 --levels benchmark --seeds 7301
     .venv/bin/python benchmarks/learning_curve.py --dev ...               # development seeds (choices are made there)
+    .venv/bin/python benchmarks/learning_curve.py --dev --variant ls --set label_smoothing=0.1   # a candidate change
 
 Grid: subjects 4 / 6 / 8 / 10 / 12, clips per class and subject 4 / 6 / 8, distractor levels ``benchmark``
 and ``stronger`` (`hsta_edu.data.synth.DISTRACTOR_LEVELS`), two SynthME seeds per point. One corpus of 12
@@ -37,14 +38,16 @@ from hsta_edu.data.datasets import load_dataset
 from hsta_edu.data.prep import PrepConfig
 from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, ensure_synthme
 from hsta_edu.data.torch_data import MERDataset
+from hsta_edu.errors import ConfigError
 from hsta_edu.evaluate import LOSO, merge_run
 from hsta_edu.evaluate.curve import MEASURED, REAL_CORPORA
 from hsta_edu.fingerprint import model_identity
 from hsta_edu.io import atomic_write_text
 from hsta_edu.model import ABLATIONS
 from hsta_edu.runs import run_protocol
-from hsta_edu.training import recipe
+from hsta_edu.training import TrainConfig, recipe
 from hsta_edu.training.pretrain import init_identity, initialised_model
+from hsta_edu.typed_fields import parse_assignments
 from hsta_edu.viz import plot_learning_curve, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,25 +84,29 @@ def subset(index, subjects: int, per_class: int):
 
 
 def run_dir(runs: Path, level: str, seed: int, subjects: int, per_class: int, init: str | None = None,
-            video_only: bool = False) -> Path:
-    return runs / f"{level}-d{seed}-s{subjects}-k{per_class}{'-init' if init else ''}{'-video' if video_only else ''}"
+            video_only: bool = False, variant: str | None = None) -> Path:
+    return runs / (f"{level}-d{seed}-s{subjects}-k{per_class}{'-init' if init else ''}{'-video' if video_only else ''}"
+                   + (f"-v{variant}" if variant else ""))
 
 
 def run_point(level: str, seed: int, subjects: int, per_class: int, args: argparse.Namespace) -> None:
     data = corpus(level, seed)
     index = subset(load_dataset(data, scheme="megc3"), subjects, per_class)
     over = {"num_classes": len(index.classes), **(ABLATIONS["video_only"] if args.video_only else {})}
-    prep = PrepConfig.for_model(create_model("hsta-tiny", **over).config)
+    prep = PrepConfig.for_model(create_model("hsta-tiny", **over).config, **args.prep_overrides)
     test_ds = MERDataset(index, prep, args.cache, train=False).preload(progress=args.progress)
-    cfg = recipe("fast", seed=0, progress=args.progress)
+    cfg = recipe("fast", seed=0, progress=args.progress, **args.train_overrides)
     t = time.time()
     init = args.init
     result = run_protocol(test_ds, LOSO(), partial(initialised_model, "hsta-tiny", over, init), cfg,
-                          run_dir(Path(args.runs), level, seed, subjects, per_class, init, args.video_only),
+                          run_dir(Path(args.runs), level, seed, subjects, per_class, init, args.video_only,
+                                  args.variant),
                           train_dataset=test_ds.train_view(), shard=args.shard, progress=args.progress,
                           info={"data": str(data), "level": level, "corpus_seed": seed, "subjects": subjects,
                                 "per_class": per_class, "preset": "hsta-tiny", "prep": prep.to_dict(),
                                 "recipe": "fast", "init": init, "branch": "video" if args.video_only else "both",
+                                "variant": args.variant, "train_overrides": args.train_overrides,
+                                "prep_overrides": args.prep_overrides,
                                 "model": {**model_identity(create_model("hsta-tiny", **over)),
                                           **init_identity(init)}})
     state = f"UF1 {result.metrics['uf1']:.4f}" if result.complete else f"{len(result.folds_done)}/{subjects} folds"
@@ -119,6 +126,7 @@ def collect(runs: Path) -> list[dict]:
             continue
         m = res.metrics
         rows.append({"level": info["level"], "init": bool(info.get("init")), "branch": info.get("branch", "both"),
+                     **({"variant": info["variant"]} if info.get("variant") else {}),
                      "seed": info["corpus_seed"],
                      "subjects": info["subjects"],
                      "per_class": info["per_class"], "clips": m["n_samples"], "uf1": m["uf1"], "uar": m["uar"],
@@ -129,7 +137,8 @@ def collect(runs: Path) -> list[dict]:
 def _points(rows: list[dict]) -> dict[tuple[str, int, int], list[dict]]:
     out: dict[tuple[str, int, int], list[dict]] = {}
     for r in rows:
-        name = r["level"] + (" + init" if r["init"] else "") + (" (video branch only)" if r["branch"] == "video" else "")
+        name = (r["level"] + (" + init" if r["init"] else "") + (" (video branch only)" if r["branch"] == "video" else "")
+                + (f" [{r['variant']}]" if r.get("variant") else ""))
         out.setdefault((name, r["subjects"], r["per_class"]), []).append(r)
     return out
 
@@ -148,7 +157,7 @@ def figure(rows: list[dict], path: str) -> None:
     """UF1 against clips per LOSO run (`hsta_edu.viz.plot_learning_curve`): a panel per level, a line per
     clips-per-class and start, seed spread as bars, real corpora marked."""
     order = {lv: i for i, lv in enumerate(LEVELS)}
-    rows = sorted((r for r in rows if r["branch"] == "both"),   # the ablation runs are in the table only
+    rows = sorted((r for r in rows if r["branch"] == "both" and not r.get("variant")),   # ablations, variants: table only
                   key=lambda r: (order[r["level"]], r["init"], r["per_class"], r["clips"]))
     fig = plot_learning_curve(rows, marks=REAL_CORPORA, titles=titles())
     fig.suptitle("hsta-tiny from frames on SynthME: how many clips does it need?", fontsize=10)
@@ -173,7 +182,7 @@ def report(args: argparse.Namespace) -> dict:
     grid = len(SUBJECTS) * len(PER_CLASS)
     for level in LEVELS:   # a level whose grid is not complete says so (the runs resume where they stopped)
         done = {(r["subjects"], r["per_class"]) for r in rows
-                if r["level"] == level and not r["init"] and r["branch"] == "both"}
+                if r["level"] == level and not r["init"] and r["branch"] == "both" and not r.get("variant")}
         if done and len(done) < grid:
             lines.append(f"\n{level}: {len(done)} of the {grid} points measured so far (resume: "
                          f"`benchmarks/learning_curve.py --levels {level} --shard i/2`).")
@@ -209,8 +218,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--figure", default=None)
     ap.add_argument("--init", default=None, help="self-supervised weights (`hsta-edu pretrain`) to start every fold from")
     ap.add_argument("--video-only", action="store_true", help="the video branch alone (the issue's ablation target)")
+    ap.add_argument("--variant", default=None, help="name of a candidate change (runs in <run>-v<name>; table only)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="train_set",
+                    help="a TrainConfig field of the variant (repeatable)")
+    ap.add_argument("--prep", action="append", default=[], metavar="KEY=VALUE", dest="prep_set",
+                    help="a PrepConfig field of the variant (repeatable)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
+    try:
+        args.train_overrides = parse_assignments(TrainConfig, args.train_set, flag="--set", what="TrainConfig")
+        args.prep_overrides = parse_assignments(PrepConfig, args.prep_set, flag="--prep", what="PrepConfig")
+    except ConfigError as e:
+        ap.error(str(e))
+    if (args.train_overrides or args.prep_overrides) and not args.variant:
+        ap.error("--set / --prep change the recipe: name the variant with --variant NAME")
     tag = "learning_curve_dev" if args.dev else "learning_curve"
     args.runs = args.runs or str(ROOT / "runs" / tag)
     where = Path(args.runs) if args.dev else ROOT / "docs" / "results"     # development results stay out of docs/

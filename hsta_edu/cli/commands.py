@@ -132,7 +132,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     t0 = time.time()
     cfg = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, mask_ratio=args.mask_ratio,
-                         seed=args.seed, progress=not args.no_progress)
+                         norm_target=args.target == "normalised", seed=args.seed, progress=not args.no_progress)
     index, prep, _, train_ds = datasets_for(args, probe_config(args), progress=cfg.progress)
     overrides = overrides_from_args(args, len(index.classes))
     out = default_out(args, "pretrain")

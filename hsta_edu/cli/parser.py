@@ -126,6 +126,9 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--mask-ratio", type=float, default=0.75,
                    help="share of the spatial positions hidden in every clip, at every time step (tube masking)")
+    p.add_argument("--target", choices=("normalised", "pixels"), default="normalised",
+                   help="what a hidden tubelet is rebuilt as: its pixels standardised per tubelet (VideoMAE) "
+                        "or the pixels as the model sees them")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")

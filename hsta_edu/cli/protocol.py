@@ -77,9 +77,10 @@ def cmd_protocol(args: argparse.Namespace, protocol_name: str) -> int:
     spec = prepare_run(test_ds, protocol, model_fn, cfg, out, train_dataset=train_ds, options=options)
     write_dropped(index, out)
     n_train = int(statistics.median(len(f.train) for f in spec.folds))
-    for note in (cfg.budget_note(n_train), data_size_note(n_train, prep.special, pretrained=bool(args.init))):
+    for note in (cfg.budget_note(n_train, what="training clips (median fold)"),
+                 data_size_note(n_train, prep.special, pretrained=bool(args.init))):
         if note:
-            print(note.replace("training clips", "training clips (median fold)", 1), file=sys.stderr, flush=True)
+            print(note, file=sys.stderr, flush=True)
     result = execute(spec, executor)
     if args.launcher == "slurm" and not args.wait and not result.complete:
         print(f"when they have finished: hsta-edu report {out}", flush=True)

@@ -39,12 +39,15 @@ PRETRAINED_FORMAT = "hsta_edu.self_supervised/1"
 @dataclass(frozen=True)
 class PretrainConfig:
     """The masked-reconstruction recipe. ``mask_ratio``: the share of spatial positions hidden (VideoMAE
-    hides 90 % of a video's tubes; a micro-expression clip is short and small, so 0.75 by default)."""
+    hides 90 % of a video's tubes; a micro-expression clip is short and small, so 0.75 by default).
+    ``norm_target``: rebuild each hidden tubelet's pixels standardised by its own mean and std (VideoMAE's
+    target) instead of the pixels as the model sees them."""
     epochs: int = 30
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 0.05
     mask_ratio: float = 0.75
+    norm_target: bool = True
     seed: int = 0
     modalities: tuple[str, ...] = ("video", "special")
     progress: bool = False
@@ -63,8 +66,10 @@ class MaskedReconstruction(nn.Module):
     """An HSTA's branches as masked autoencoders: ``forward(video, special, generator)`` -> mean loss over
     the branches (MSE on the hidden tubelets' normalised pixels)."""
 
-    def __init__(self, model: nn.Module, modalities: Sequence[str], mask_ratio: float) -> None:
+    def __init__(self, model: nn.Module, modalities: Sequence[str], mask_ratio: float,
+                 norm_target: bool = True) -> None:
         super().__init__()
+        self.norm_target = norm_target
         self.model = model
         self.modalities = tuple(m for m in modalities if m in model.modalities)
         if not self.modalities:
@@ -100,8 +105,9 @@ class MaskedReconstruction(nn.Module):
         pred = self.decoder[modality](self.model.norm[modality](tokens[:, 1:]))
         pt, ph, pw = emb.patch
         target = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (pt ph pw c)", pt=pt, ph=ph, pw=pw)
-        mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
-        target = (target - mean) / (var + 1e-6).sqrt()
+        if self.norm_target:
+            mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6).sqrt()
         err = ((pred - target) ** 2).mean(-1)
         return (err * mask).sum() / mask.sum().clamp(min=1)
 
@@ -135,7 +141,7 @@ def pretrain(model: nn.Module, dataset: Dataset, cfg: PretrainConfig | None = No
     if len(dataset) == 0:
         raise ConfigError("pretrain: the dataset has no clips")
     dev = pick_device(None if device is None else str(device))
-    task = MaskedReconstruction(model, cfg.modalities, cfg.mask_ratio).to(dev)
+    task = MaskedReconstruction(model, cfg.modalities, cfg.mask_ratio, cfg.norm_target).to(dev)
     optimizer = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.weight_decay)
     steps = cfg.epochs * -(-len(dataset) // cfg.batch_size)

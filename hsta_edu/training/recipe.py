@@ -121,12 +121,13 @@ class TrainConfig:
         need = -(-self.min_steps // self.steps_per_epoch(n_items))
         return self if need <= self.epochs else replace(self, epochs=need)
 
-    def budget_note(self, n_items: int) -> str | None:
-        """One line for a user when `for_data` raises the epochs for ``n_items`` training clips, else None."""
+    def budget_note(self, n_items: int, what: str = "training clips") -> str | None:
+        """One line for a user when `for_data` raises the epochs for ``n_items`` training clips, else None;
+        ``what`` names the clips (e.g. "training clips (median fold)" for a protocol's folds)."""
         run = self.for_data(n_items)
         if run.epochs == self.epochs:
             return None
-        return (f"note: {run.epochs} epochs instead of {self.epochs}: {n_items} training clips make "
+        return (f"note: {run.epochs} epochs instead of {self.epochs}: {n_items} {what} make "
                 f"{self.steps_per_epoch(n_items)} steps per epoch and the recipe asks for at least "
                 f"{self.min_steps} (--min-steps; --epochs N runs exactly N)")
 

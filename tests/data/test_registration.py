@@ -209,3 +209,19 @@ def test_align_records_the_estimate_kept_per_frame():
     assert set(reg["source"]) <= {"identity", "plain", "robust", "flow-lmeds", "flow-ransac"}
     _, plain = align(frames[0], frames[1:], "euclidean")
     assert "source" not in plain
+
+
+def test_register_check_option_reaches_the_registration_and_the_cache_key():
+    sc = render_clip(CFG, 1, "surprise", 0, distractors=True)
+    frames = np.stack([cv2.resize(f, (96, 96), interpolation=cv2.INTER_AREA) for f in sc.frames[:4]])
+    cfg = PrepConfig(register="euclidean", register_check=True, work_size=96, magnify=0.0)
+    _, info = align_and_magnify(frames[0], frames[1:], cfg)
+    assert len(info["registration"]["source"]) == 3                      # the checked path ran
+    _, plain = align_and_magnify(frames[0], frames[1:], cfg.replace(register_check=False))
+    assert "source" not in plain["registration"]
+    # checked crops are other crops: their cache key differs; off, the key is what it was before the option
+    assert cfg.shape_settings()["register_check"] is True
+    assert "register_check" not in cfg.replace(register_check=False).shape_settings()
+    assert "register_check" not in cfg.replace(register="none").shape_settings()
+    with pytest.raises(ConfigError, match="register_check"):
+        PrepConfig(register_check="yes")

@@ -23,6 +23,8 @@ def test_budget_note_says_when_min_steps_raises_the_epochs():
     note = cfg.budget_note(90)
     n = cfg.for_data(90).epochs
     assert note is not None and f"{n} epochs instead of {cfg.epochs}" in note and "--epochs" in note
+    assert "90 training clips make" in note
+    assert "90 training clips (median fold) make" in cfg.budget_note(90, what="training clips (median fold)")
     assert n * cfg.steps_per_epoch(90) >= cfg.min_steps > (n - 1) * cfg.steps_per_epoch(90)
     assert recipe("fast", epochs=3).budget_note(90) is None           # an explicit budget is run as given
     big = cfg.min_steps * cfg.batch_size                               # one epoch alone makes min_steps

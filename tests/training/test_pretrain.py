@@ -127,3 +127,24 @@ def test_init_loads_the_encoder_and_leaves_the_head_fresh(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a self-supervised"):
         init_from_pretrained(target, tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("norm_target", [True, False])
+def test_reconstruction_target_is_normalised_or_the_pixels(norm_target):
+    """With the decoder silenced (prediction 0) the loss is the mean square of the target over the hidden
+    tubelets: each tubelet's standardised pixels average (n-1)/n (unbiased variance), the raw pixels their
+    own mean square, computed here by hand."""
+    video, special, _ = _clips(4).tensors
+    task = MaskedReconstruction(_model(), ("video",), 0.5, norm_target=norm_target)
+    for p in task.decoder["video"].parameters():
+        torch.nn.init.zeros_(p)
+    mask = task.tube_mask(4, "video", torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        loss = float(task.branch_loss("video", video, mask))
+    pt, ph, pw = task.model.embed["video"].patch
+    tubes = video.unfold(2, pt, pt).unfold(3, ph, ph).unfold(4, pw, pw)       # (b, c, t, h, w, pt, ph, pw)
+    tubes = tubes.permute(0, 2, 3, 4, 5, 6, 7, 1).reshape(4, -1, 3 * pt * ph * pw)
+    n = tubes.shape[-1]
+    per_tube = torch.full(mask.shape, (n - 1) / n) if norm_target else (tubes ** 2).mean(-1)
+    expected = float((per_tube * mask).sum() / mask.sum())
+    assert loss == pytest.approx(expected, rel=1e-3)

@@ -39,6 +39,10 @@ class PrepConfig:
       (OpenCV ``findTransformECC`` on the face crop at ``work_size`` px): "none", "translation",
       "euclidean" (shift + rotation, the default: head drift is rigid) or "affine". The residual
       per clip is recorded in the prepared clip's ``info["registration"]``.
+    - ``register_check``: never trust one estimate (`register_image(check=True)`): no motion, plain and
+      robust ECC and each shrunk towards no motion compete on the still face, an implausible one is
+      refused, and the record names the winner (``benchmarks/registration.py`` measures it against
+      SynthME's true head motion).
     - ``work_size``: side at which registration and magnification run (crops are then resized
       to ``img_size``); sub-pixel motion is better measured and magnified before downsampling.
     - ``magnify``: linear Eulerian magnification factor alpha (0 = off) with the onset frame as the
@@ -69,6 +73,7 @@ class PrepConfig:
     jitter: bool = True
     flow_clip: float = 20.0
     register: str = "euclidean"
+    register_check: bool = False
     work_size: int = 96
     magnify: float = 8.0
     magnify_levels: int = 3
@@ -197,8 +202,10 @@ class PrepConfig:
         (normalisation, representation, clip_norm, jitter and augmentation) do not: they are applied
         to the cached uint8 crops on every access."""
         keys = ("img_size", "num_frames", "face", "box", "face_margin", "special", "flow", "pool_factor",
-                "register", "work_size", "magnify", "magnify_levels", "magnify_cutoff")
+                "register", "register_check", "work_size", "magnify", "magnify_levels", "magnify_cutoff")
         d = {k: getattr(self, k) for k in keys}
+        if self.register == "none" or not self.register_check:
+            d.pop("register_check")   # so caches made before the option keep their keys
         if self.special != "flow":
             d.pop("flow")
         if not self.uses_work_size:

@@ -249,7 +249,7 @@ def align_and_record(onset: np.ndarray, others: np.ndarray, cfg: PrepConfig) -> 
     goes into ``PreparedClip.info["registration"]``."""
     if cfg.register == "none":
         return others, {}
-    out, reg = align(onset, others, cfg.register)
+    out, reg = align(onset, others, cfg.register, check=cfg.register_check)
     reg["work_size"] = cfg.work_size
     return out, {"registration": reg}
 
