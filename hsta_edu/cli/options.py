@@ -93,6 +93,7 @@ def train_config_for(args: argparse.Namespace):
     fields = {"epochs": args.epochs, "min_steps": args.min_steps, "batch_size": args.batch_size, "lr": args.lr,
               "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs, "loss": args.loss,
               "layer_decay": args.layer_decay, "drop_path": args.drop_path, "grad_clip": args.grad_clip,
+              "label_smoothing": args.label_smoothing, "pretrain_epochs": args.pretrain_epochs,
               "seed": args.seed, "amp": args.amp}
     kw = {k: v for k, v in fields.items() if v is not None}
     if args.no_balanced:

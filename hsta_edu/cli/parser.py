@@ -48,6 +48,10 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer-decay", type=float)
     p.add_argument("--drop-path", type=float)
     p.add_argument("--grad-clip", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--pretrain-epochs", type=int,
+                   help="self-supervised epochs (masked reconstruction, labels unused) on the clips each run "
+                        "trains on before fine-tuning: in LOSO/k-fold, each fold's own training clips")
     p.add_argument("--no-balanced", action="store_true", help="plain shuffling instead of balanced sampling")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")

@@ -275,6 +275,23 @@ def _set_up(model: nn.Module, dataset: Dataset, labels: np.ndarray, cfg: TrainCo
                 history=[], best={"score": -1.0, "epoch": None, "state": None}, dist=ctx)
 
 
+def _pretrain_first(run: _Run, dataset: Dataset, cfg: TrainConfig, checkpoint_dir: str | Path | None,
+                    resume: bool) -> None:
+    """``cfg.pretrain_epochs`` of masked reconstruction (`hsta_edu.training.pretrain`) on ``dataset``, the
+    clips this run trains on (in a LOSO fold: that fold's training clips only, never the test subject's),
+    before the first supervised epoch; resumable from its own checkpoint beside ``last.pt``. The
+    optimiser `_set_up` made holds the same parameters, with no state yet."""
+    from .pretrain import PretrainConfig, pretrain
+    if run.dist.active:
+        raise ConfigError("TrainConfig.pretrain_epochs: pretraining inside a distributed run is not supported; "
+                          "pretrain first (`hsta-edu pretrain`) and fine-tune with --init")
+    pcfg = PretrainConfig(epochs=cfg.pretrain_epochs, batch_size=cfg.batch_size, seed=cfg.seed,
+                          progress=cfg.progress)
+    pretrain(run.model, dataset, pcfg, checkpoint_dir=checkpoint_dir, resume=resume, device=run.device)
+    run.model.train()
+    set_seed(cfg.seed)   # the supervised epochs draw as they would after a pretraining resumed or never stopped
+
+
 def _resume(run: _Run, cfg: TrainConfig, ckpt_path: Path) -> None:
     """Continue from the checkpoint `_write_checkpoint` left: weights, optimiser, schedule, scaler,
     every RNG, the history and the best epoch so far."""
@@ -422,6 +439,8 @@ def train(model: nn.Module, dataset: Dataset, cfg: TrainConfig | None = None, *,
     ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
     if ckpt_path is not None and resume and ckpt_path.exists():
         _resume(run, cfg, ckpt_path)
+    elif cfg.pretrain_epochs:
+        _pretrain_first(run, dataset, cfg, checkpoint_dir, resume)
     bar = progress_bar(range(run.start_epoch, cfg.epochs), desc=desc, enabled=cfg.progress, leave=False,
                        unit="epoch", initial=run.start_epoch, total=cfg.epochs)
     last_write = time.time()

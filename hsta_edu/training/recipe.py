@@ -66,6 +66,7 @@ class TrainConfig:
     layer_decay: float = 1.0              # 1.0 = off; the reference uses 0.9 per stage
     loss: str = "ce"                      # "ce" | "mse"
     label_smoothing: float = 0.0          # cross-entropy only
+    pretrain_epochs: int = 0              # masked-reconstruction epochs on the training clips first (0 = off)
     balanced: bool = True                 # inverse-class-frequency sampling
     drop_path: float | None = None        # model drop-path rate (None: keep the preset's)
     grad_clip: float | None = None        # max global grad norm (None: no clipping)
@@ -91,6 +92,7 @@ class TrainConfig:
             ("schedule", self.schedule in ("cosine", "constant"), "'cosine' or 'constant'"),
             ("loss", self.loss in ("ce", "mse"), "'ce' or 'mse'"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("pretrain_epochs", self.pretrain_epochs >= 0, ">= 0"),
             ("drop_path", self.drop_path is None or 0 <= self.drop_path < 1, "None or in [0, 1)"),
             ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "None or > 0"),
             ("amp", self.amp in AMP_MODES, f"one of {list(AMP_MODES)}"),
