@@ -1,6 +1,6 @@
 """Every tutorial opens with the same header and ends with exercises whose solutions are hidden.
 
-Header (cell 0): cites the paper (its title and the reference code's repository), lists what a
+Header (cell 0): cites the paper (title, authors, year, arXiv link; and the reference code's repository), lists what a
 learner should know or have run first ("Prerequisites", at least one item) and what they will learn.
 End: at least two exercises, each a markdown cell that starts with an "Exercise N" heading or bold
 label and states its goal, followed at once by a code cell holding the solution, collapsed in
@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAPER_TITLE = "Hierarchical Space-Time Attention for Micro-Expression Recognition"
 REFERENCE_REPO = "OceanSummerDay/HSTA_MER"
+CITATION = ("Hao, Wang, Ben, Hao, Wang and Wang", "arXiv:2405.03202 (2024)", "https://arxiv.org/abs/2405.03202")
 EXERCISE = re.compile(r"^(?:#{1,6}\s*|\*\*)Exercise\s+(\d+)\b")
 
 
@@ -62,6 +63,8 @@ def test_header_cites_the_paper_and_lists_prerequisites_and_goals(nb):
     header = _text(first)
     assert header.lstrip().startswith("# "), f"{nb.name}: the header does not open with a title"
     assert PAPER_TITLE in header, f"{nb.name}: the header does not name the paper {PAPER_TITLE!r}"
+    for part in CITATION:   # authors, year and arXiv link: the paper cited, not only named
+        assert part in header, f"{nb.name}: the header's citation lacks {part!r}"
     assert REFERENCE_REPO in header, f"{nb.name}: the header does not cite the reference code {REFERENCE_REPO}"
     assert f"https://github.com/{REFERENCE_REPO}" in header, f"{nb.name}: no link to the reference repository"
     assert _items_after("Prerequisites", header), f"{nb.name}: no 'Prerequisites' label followed by a list item"
