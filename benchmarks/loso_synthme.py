@@ -127,12 +127,16 @@ def report(args: argparse.Namespace) -> dict:
         "1.5-3 px, head drift and rotation, blinks, flicker, noise, JPEG); `lower-amplitude` = the same knobs, seed 31, "
         "amplitude 1.2-2.5 px.",
         "- Input: the paper's, special = onset + apex, video = 6 frames from onset to offset; preprocessing "
-        f"`PrepConfig()` (registration `{prep.register}` to the onset, Eulerian magnification alpha {prep.magnify:g}, "
+        f"`PrepConfig()` (registration `{prep.register}` to the onset{', checked' if prep.register_check else ''}, "
+        f"Eulerian magnification alpha {prep.magnify:g}, "
         f"`{prep.representation}` x {prep.difference_scale:g}, clip-level flip / {prep.shift} px shift / "
         f"{prep.photometric:g} photometric augmentation at train time).",
         f"- Recipe `fast`: {cfg.epochs} epochs (fixed, no epoch selection), batch {cfg.batch_size}, AdamW lr {cfg.lr:g}, "
-        f"weight decay {cfg.weight_decay}, balanced sampling, cross-entropy. Preprocessing and recipe were chosen on "
-        "the development corpus (seed 1007, `docs/results/frames.md`), then these runs were made once.",
+        f"weight decay {cfg.weight_decay}, balanced sampling, cross-entropy"
+        + (f" with label smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else "")
+        + ". Preprocessing and recipe were chosen on development corpora (seed 1007, `docs/results/frames.md`; "
+        "the checked registration and label smoothing on seeds 7201 / 7202, `benchmarks/learning_curve_notes.md`), "
+        "then these runs were made once.",
         "- Protocol: LOSO, 12 folds, metrics on the predictions pooled over all folds. 'fold s' is the sum of the "
         "12 folds' training + prediction time (two processes shared the folds, `--shard`, so the wall time was "
         "about half of it).",
