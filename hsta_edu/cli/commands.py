@@ -261,7 +261,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     model, meta = _load_explained(args.model)
     model.eval()
-    _, prep, ds, _ = datasets_for(args, model.config, progress=False)
+    stored = (meta.get("extra") or {}).get("prep")
+    if stored:   # prepare the clips as the model was trained (its record), --prep options on top
+        from ..data.prep import PrepConfig
+        model.prep_config = PrepConfig.from_dict(stored)
+    _, prep, ds, _ = datasets_for(args, model, progress=False)
     _use_stored_prep(args, model, meta, prep)
     classes = _stored_classes(args.model, meta, model, list(ds.classes))
     uids = [c.uid for c in ds.index.clips]
