@@ -105,7 +105,8 @@ def run_fold(spec: RunSpec, fold: Fold, device: str | None = None, progress: boo
 
 
 def _remove_checkpoint(ckpt_dir: Path) -> None:
-    (ckpt_dir / "last.pt").unlink(missing_ok=True)
+    for name in ("last.pt", "pretrain_checkpoint.pt"):   # the latter: TrainConfig.pretrain_epochs
+        (ckpt_dir / name).unlink(missing_ok=True)
     for folder in (ckpt_dir, ckpt_dir.parent):
         try:
             folder.rmdir()   # only when empty: another fold's checkpoint, or a user's file, stays

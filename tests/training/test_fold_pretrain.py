@@ -57,3 +57,4 @@ def test_loso_fold_pretrains_on_its_training_subjects_only(tmp_path, monkeypatch
     assert result.complete and len(seen) == 4
     subjects = {f"d0/s{i}" for i in range(4)}
     assert sorted(map(sorted, seen)) == sorted(sorted(subjects - {s}) for s in subjects)   # never the test subject
+    assert not list((tmp_path / "run").rglob("*.pt"))     # finished folds leave no checkpoint, pretraining's included
