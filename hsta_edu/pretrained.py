@@ -148,7 +148,7 @@ def _entry_configs(entry: dict[str, Any], where: str) -> tuple[HSTAConfig, PrepC
 
     try:
         config = HSTAConfig.from_dict(entry["model_config"])
-        prep = PrepConfig.from_dict(entry["prep"])
+        prep = PrepConfig.from_record(entry["prep"])
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{where}: invalid model_config or prep: {exc}") from exc
     classes = entry["classes"]

@@ -194,17 +194,26 @@ def _clip_position(clip: str | None, uids: list[str]) -> int:
     raise DataError(f"clip {clip!r} not found; examples: {uids[:3]}")
 
 
-def _use_stored_prep(args: argparse.Namespace, model: Any, meta: dict[str, Any], prep: Any) -> None:
-    """Give ``model`` the preprocessing it was trained with; a note when this run's differs."""
+def _data_as_trained(args: argparse.Namespace, model: Any, meta: dict[str, Any]) -> Any:
+    """The clips of ``--data`` prepared as ``model`` was trained: its stored record
+    (`PrepConfig.from_record`, so a model saved before an option existed keeps that option's old
+    value), ``--prep`` options on top; a note when the options change the record. Returns the
+    dataset; ``model.prep_config`` is what prepared it (the attributions' no-movement baseline
+    follows it)."""
     from ..data.prep import PrepConfig
 
     stored = (meta.get("extra") or {}).get("prep")
     if stored:
-        model.prep_config = PrepConfig.from_dict(stored)   # the attributions' no-movement baseline follows it
-        if model.prep_config != prep:
-            print(f"note: {args.model} was trained with other preprocessing than this run's "
-                  f"({ {k: v for k, v in stored.items() if v != getattr(prep, k)} }); pass them with --prep",
-                  file=sys.stderr)
+        model.prep_config = PrepConfig.from_record(stored)
+    _, prep, ds, _ = datasets_for(args, model, progress=False)
+    if stored:
+        trained = model.prep_config
+        model.prep_config = prep
+        if prep != trained:
+            changed = {k: getattr(prep, k) for k in trained.to_dict() if getattr(prep, k) != getattr(trained, k)}
+            print(f"note: {args.model} was trained with other preprocessing than this run's: --prep gives "
+                  f"{changed}", file=sys.stderr)
+    return ds
 
 
 def _stored_classes(path: Any, meta: dict[str, Any], model: Any, data_classes: list[str]) -> list[str]:
@@ -261,12 +270,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     model, meta = _load_explained(args.model)
     model.eval()
-    stored = (meta.get("extra") or {}).get("prep")
-    if stored:   # prepare the clips as the model was trained (its record), --prep options on top
-        from ..data.prep import PrepConfig
-        model.prep_config = PrepConfig.from_dict(stored)
-    _, prep, ds, _ = datasets_for(args, model, progress=False)
-    _use_stored_prep(args, model, meta, prep)
+    ds = _data_as_trained(args, model, meta)
     classes = _stored_classes(args.model, meta, model, list(ds.classes))
     uids = [c.uid for c in ds.index.clips]
     i = _clip_position(args.clip, uids)

@@ -148,6 +148,18 @@ def test_train_then_explain(tmp_path, capsys):
     assert main(["explain", "--model", str(out / "model.pt"), "--data", str(SAMPLES), "--clip", "3",
                  "--out", str(png)]) == 0
     assert png.stat().st_size > 0 and "rollout map of video" in capsys.readouterr().out
+    # A model saved before PrepConfig.register_check existed registered unchecked: explain prepares
+    # its clips that way (its record read by PrepConfig.from_record), not with today's default.
+    ckpt = torch.load(out / "model.pt", weights_only=True)
+    assert ckpt["extra"]["prep"]["register_check"] is True       # this run's default, recorded
+    del ckpt["extra"]["prep"]["register_check"]
+    old = tmp_path / "old_model.pt"
+    torch.save(ckpt, old)
+    assert main(["explain", "--model", str(old), "--data", str(SAMPLES), "--clip", "3", "--out", str(png)]) == 0
+    assert "note:" not in capsys.readouterr().err                  # prepared as the record says
+    assert main(["explain", "--model", str(old), "--data", str(SAMPLES), "--clip", "3", "--out", str(png),
+                 "--prep", "register_check=true"]) == 0
+    assert "--prep gives {'register_check': True}" in capsys.readouterr().err
 
 
 @needs_samples

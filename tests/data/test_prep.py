@@ -326,6 +326,21 @@ def test_prep_config_dict_round_trip():
         PrepConfig.from_dict({"bogus": 1})
 
 
+def test_a_stored_record_keeps_the_values_of_the_version_that_wrote_it():
+    """A record (a model's or a manifest's prep) written before ``register_check`` existed meant
+    unchecked registration; `from_record` reads it so, while a new configuration and a record that
+    names the field get what they say."""
+    old = PrepConfig().to_dict()
+    del old["register_check"]
+    assert PrepConfig.from_dict(old).register_check is True           # today's default for a new config
+    assert PrepConfig.from_record(old).register_check is False        # what that record meant
+    for value in (True, False):
+        cfg = PrepConfig(register_check=value)
+        assert PrepConfig.from_record(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="bogus"):
+        PrepConfig.from_record({**old, "bogus": 1})
+
+
 def test_for_model_reads_the_model_and_keeps_overrides():
     import hsta_edu
     from hsta_edu.errors import ConfigError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -187,6 +187,20 @@ class PrepConfig:
             raise ConfigError(f"PrepConfig.from_dict needs a dict, got {type(d).__name__}")
         check_fields(cls, d, "PrepConfig field(s)")
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+    #: Fields added after records were first stored, with the value every record made before them
+    #: meant (a record lacking ``register_check`` predates the checked registration: it registered
+    #: unchecked).
+    RECORD_DEFAULTS: ClassVar[dict[str, Any]] = {"register_check": False}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> PrepConfig:
+        """A PrepConfig from a *stored* record (a model's or a manifest's ``prep``, a full `to_dict`
+        of the version that wrote it): a field the record lacks takes the value that version used
+        (`RECORD_DEFAULTS`), not today's default, so an old model is prepared as it was trained."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"PrepConfig.from_record needs a dict, got {type(d).__name__}")
+        return cls.from_dict({**cls.RECORD_DEFAULTS, **d})
 
     @property
     def pool_size(self) -> int:
