@@ -164,8 +164,33 @@ def figure(rows: list[dict], path: str) -> None:
     save_figure(fig, path, dpi=110)
 
 
+def _row_key(r: dict) -> tuple:
+    return (r["level"], bool(r["init"]), r.get("branch", "both"), r.get("variant"), r["seed"], r["subjects"],
+            r["per_class"])
+
+
+def recorded_rows() -> list[dict]:
+    """The evaluation rows of the shipped record (`MEASURED`) when they were measured with today's recipe
+    and preparation; [] otherwise. Run folders are scratch (a new machine starts without them), so the
+    report keeps what the record holds and replaces only the points measured again."""
+    if not MEASURED.is_file():
+        return []
+    rec = json.loads(MEASURED.read_text())
+    same_prep = rec.get("prep", PrepConfig().to_dict()) == PrepConfig().to_dict()
+    if rec.get("recipe") != json.loads(json.dumps(recipe("fast").recipe_dict())) or not same_prep:
+        print(f"note: {MEASURED} was measured with another recipe or preparation; its rows are not kept")
+        return []
+    return list(rec.get("rows", []))
+
+
 def report(args: argparse.Namespace) -> dict:
     rows = collect(Path(args.runs))
+    if not args.dev:
+        fresh = {_row_key(r) for r in rows}
+        kept = [r for r in recorded_rows() if _row_key(r) not in fresh]
+        if kept:
+            print(f"kept {len(kept)} rows of {MEASURED} not measured again in {args.runs}")
+        rows = rows + kept
     pts = _points(rows)
     lines = ["# Learning curve: hsta-tiny from frames against training size (SynthME)", "",
              "Measured by `benchmarks/learning_curve.py`: each point is a LOSO over its subjects (pooled UF1; "
@@ -195,7 +220,7 @@ def report(args: argparse.Namespace) -> dict:
         if not args.dev:   # the evaluation curve ships with the package: notebook 04 draws it from there
             atomic_write_text(MEASURED, json.dumps({
                 "source": "benchmarks/learning_curve.py", "seeds": list(EVAL_SEEDS),
-                "recipe": recipe("fast").recipe_dict(), "titles": titles(),
+                "recipe": recipe("fast").recipe_dict(), "prep": PrepConfig().to_dict(), "titles": titles(),
                 "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]},
                 indent=1) + "\n")
             print(f"wrote {MEASURED}")
