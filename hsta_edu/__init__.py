@@ -9,7 +9,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .model import HSTA, HSTAConfig, create_model, list_presets  # noqa: E402
-from .pretrained import list_pretrained, load_pretrained  # noqa: E402
+from .pretrained import list_pretrained, list_self_supervised, load_pretrained  # noqa: E402
 
-__all__ = ["HSTA", "HSTAConfig", "create_model", "list_presets", "list_pretrained", "load_pretrained",
-           "__version__"]
+__all__ = ["HSTA", "HSTAConfig", "create_model", "list_presets", "list_pretrained", "list_self_supervised",
+           "load_pretrained", "__version__"]

@@ -19,6 +19,13 @@ is unpickled, loads it with ``weights_only=True`` and rebuilds the model strictl
     >>> info["prep"], info["classes"]                        # doctest: +SKIP
 
 The shipped weights are reproduced by ``benchmarks/train_pretrained.py``.
+
+**Self-supervised weights** (no labels, no head: the encoders that fine-tuning starts from, as the
+paper's start from VideoMAE) sit in the same folder under the manifest's ``"self_supervised"``
+section, ``{name: {file, sha256, bytes, description, model_config, prep, provenance, pretraining}}``,
+each file a `hsta_edu.training.pretrain.save_pretrained` file. `self_supervised_path` returns a
+shipped file after checking its sha256; ``--init NAME`` on ``train``, ``loso``, ``lodo`` and
+``kfold`` takes such a name as well as a path. Reproduced by ``benchmarks/pretrain_ssl.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +48,8 @@ from .model import HSTA, HSTAConfig
 if TYPE_CHECKING:  # importing prep pulls in OpenCV: keep `import hsta_edu` light
     from .data.prep import PrepConfig
 
-__all__ = ["predict_pretrained", "export_pretrained", "default_prep", "WEIGHTS_DIR", "MANIFEST_NAME",
+__all__ = ["predict_pretrained", "export_pretrained", "list_self_supervised", "self_supervised_path",
+           "export_self_supervised", "default_prep", "WEIGHTS_DIR", "MANIFEST_NAME",
            "MANIFEST_FORMAT", "MAX_BYTES"]
 
 #: The folder of the shipped weights (inside the installed package).
@@ -320,5 +328,70 @@ def export_pretrained(name: str, model: nn.Module, *, prep: PrepConfig, classes:
         "metrics": entry_meta["metrics"],
     }
     manifest["models"] = {k: models[k] for k in sorted(models)}
+    atomic_write_json(folder / MANIFEST_NAME, manifest, allow_nan=False)
+    return path
+
+
+# ----------------------------------------------------------------------- self-supervised weights
+
+def list_self_supervised(*, weights_dir: str | Path | None = None) -> list[str]:
+    """Sorted names of the shipped self-supervised weights (the manifest's ``"self_supervised"``)."""
+    manifest = _read_manifest(_dir(weights_dir))
+    return [] if manifest is None else sorted(manifest.get("self_supervised") or {})
+
+
+def self_supervised_path(name: str, *, weights_dir: str | Path | None = None) -> Path:
+    """The file of the shipped self-supervised weights ``name``, its sha256 checked against the manifest
+    (CheckpointError when it differs; ConfigError naming the shipped ones for an unknown name)."""
+    folder = _dir(weights_dir)
+    manifest = _read_manifest(folder) or {}
+    entries = manifest.get("self_supervised") or {}
+    if name not in entries:
+        raise ConfigError(f"unknown self-supervised weights {name!r}; shipped: {sorted(entries) or 'none'}")
+    entry = entries[name]
+    where = f"{folder / MANIFEST_NAME} [self_supervised][{name!r}]"
+    if not isinstance(entry, dict) or any(k not in entry for k in ("file", "sha256")):
+        raise CheckpointError(f"{where}: the entry must be an object with 'file' and 'sha256'")
+    fname = entry["file"]
+    if not isinstance(fname, str) or not fname or Path(fname).name != fname:
+        raise CheckpointError(f"{where}: 'file' must be a plain file name in the weights folder, got {fname!r}")
+    _read_verified(folder / fname, name, entry, folder, check_hash=True)
+    return folder / fname
+
+
+def export_self_supervised(name: str, source: str | Path, *, description: str, provenance: dict[str, Any],
+                           weights_dir: str | Path | None = None, max_bytes: int | None = MAX_BYTES) -> Path:
+    """Ship the self-supervised file ``source`` (written by `hsta_edu.training.pretrain.save_pretrained`)
+    as ``<name>.pt`` with its manifest entry (sha256, size, model config, preparation and the pretraining
+    record from the file's own metadata, plus ``description`` and ``provenance``); returns the file.
+    An existing entry of the same name is replaced; the supervised entries are kept as they are."""
+    from .training.pretrain import PRETRAINED_FORMAT
+
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise ConfigError(f"self-supervised weights name {name!r} must match [a-z0-9][a-z0-9._-]*")
+    data = Path(source).read_bytes()
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ConfigError(f"self-supervised weights {name!r} would be {len(data):,} bytes, over {max_bytes:,}")
+    payload = safe_torch_load(source)
+    if not isinstance(payload, dict) or payload.get("format") != PRETRAINED_FORMAT:
+        raise CheckpointError(f"{source}: not a self-supervised hsta_edu file (format {PRETRAINED_FORMAT!r})")
+    meta = dict(payload.get("meta") or {})
+    folder = _dir(weights_dir)
+    manifest = _read_manifest(folder) or {"format": MANIFEST_FORMAT, "models": {}}
+    path = atomic_write_bytes(folder / f"{name}.pt", data)
+    entries = dict(manifest.get("self_supervised") or {})
+    entries[name] = {
+        "file": path.name, "sha256": _sha256(data), "bytes": len(data),
+        "description": _json_ready(str(description), "description"),
+        "model_config": _json_ready(payload.get("model_config"), "model_config"),
+        "prep": _json_ready(meta.get("prep"), "prep"),
+        "provenance": _json_ready(dict(provenance), "provenance"),
+        "pretraining": _json_ready({k: meta[k] for k in ("dataset", "n_clips", "recipe", "seconds", "device")
+                                    if k in meta}
+                                   | {"first_loss": (meta.get("losses") or [None])[0],
+                                      "final_loss": (meta.get("losses") or [None])[-1],
+                                      "epochs": len(meta.get("losses") or [])}, "pretraining"),
+    }
+    manifest["self_supervised"] = {k: entries[k] for k in sorted(entries)}
     atomic_write_json(folder / MANIFEST_NAME, manifest, allow_nan=False)
     return path

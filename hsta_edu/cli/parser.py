@@ -142,9 +142,10 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_init(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--init", default=None, metavar="PATH",
-                   help="start from self-supervised weights (`hsta-edu pretrain`'s pretrained.pt): embeddings and "
-                        "USTA loaded, CSTA and the head fresh")
+    p.add_argument("--init", default=None, metavar="NAME_OR_PATH",
+                   help="start from self-supervised weights: a file (`hsta-edu pretrain`'s pretrained.pt) or the "
+                        "name of shipped ones (hsta_edu.list_self_supervised()); embeddings and USTA loaded, CSTA "
+                        "and the head fresh")
 
 
 def _add_protocol_commands(sub: argparse._SubParsersAction) -> None:

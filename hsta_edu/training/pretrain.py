@@ -212,16 +212,29 @@ class InitReport:
                 f"{len(self.fresh)} start fresh ({', '.join(parts) or 'none'})")
 
 
+def resolve_init(init: str | Path) -> Path:
+    """The file of ``--init``: a path to a `save_pretrained` file, or the name of shipped self-supervised
+    weights (`hsta_edu.pretrained.list_self_supervised`; their sha256 checked). DataError naming both
+    readings when it is neither."""
+    p = Path(init).expanduser()
+    if p.is_file():
+        return p
+    from ..pretrained import list_self_supervised, self_supervised_path
+    shipped = list_self_supervised()
+    if str(init) in shipped:
+        return self_supervised_path(str(init))
+    raise DataError(f"--init {init}: no such file, and not the name of shipped self-supervised weights "
+                    f"(shipped: {', '.join(shipped) or 'none'}); make a file with "
+                    "`hsta-edu pretrain --data DIR --out DIR`")
+
+
 def init_identity(path: str | Path | None) -> dict[str, Any]:
     """What starting from self-supervised weights adds to a run's model identity: the file's sha256 (an
     empty dict without a file), so runs from other weights never share a run folder."""
     if not path:
         return {}
     import hashlib
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"--init {path}: no such file (make one with `hsta-edu pretrain --data DIR --out DIR`)")
-    return {"init_sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+    return {"init_sha256": hashlib.sha256(resolve_init(path).read_bytes()).hexdigest()}
 
 
 def initialised_model(preset: str, overrides: dict[str, Any], init: str | Path | None) -> nn.Module:
@@ -238,7 +251,9 @@ def initialised_model(preset: str, overrides: dict[str, Any], init: str | Path |
 def init_from_pretrained(model: nn.Module, path: str | Path) -> InitReport:
     """Load self-supervised weights (`save_pretrained`) into ``model``: embeddings, USTA blocks and branch
     norms; CSTA and the classification head keep their fresh initialisation. The architecture must match
-    (same preset and sizes; the number of classes may differ)."""
+    (same preset and sizes; the number of classes may differ). ``path`` may also name shipped
+    self-supervised weights (`resolve_init`)."""
+    path = resolve_init(path)
     payload = safe_torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != PRETRAINED_FORMAT:
         raise CheckpointError(f"{path}: not a self-supervised hsta_edu file (format {PRETRAINED_FORMAT!r}); "

@@ -3,6 +3,8 @@ a resumed run ends with the same weights, and fine-tuning loads the encoder and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -129,6 +131,43 @@ def test_init_loads_the_encoder_and_leaves_the_head_fresh(tmp_path):
         init_from_pretrained(target, tmp_path / "other.pt")
 
 
+def test_shipped_self_supervised_weights_are_found_by_name_and_checked(tmp_path, monkeypatch):
+    """`export_self_supervised` ships a pretraining file with its manifest entry; ``--init NAME`` then
+    resolves the name (sha256 checked), loads the same encoder as the file itself, and a modified file,
+    an unknown name or a missing path is a clear error."""
+    import hsta_edu.pretrained as shipped
+    from hsta_edu.data.prep import PrepConfig
+    from hsta_edu.errors import DataError
+    from hsta_edu.training.pretrain import init_identity, resolve_init
+
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "weights")
+    (tmp_path / "weights").mkdir()
+    model = _model()
+    result = pretrain(model, _clips(8), PretrainConfig(epochs=2, batch_size=4))
+    src = save_pretrained(tmp_path / "ssl.pt", model, {"dataset": "blobs", "n_clips": 8, "losses": result.losses,
+                                                       "seconds": 1.0, "prep": PrepConfig().to_dict()})
+    path = shipped.export_self_supervised("tiny-mae", src, description="test", provenance={"by": "test"})
+    assert shipped.list_self_supervised() == ["tiny-mae"] and shipped.list_pretrained() == []
+    entry = json.loads((tmp_path / "weights" / "manifest.json").read_text())["self_supervised"]["tiny-mae"]
+    assert entry["pretraining"]["epochs"] == 2 and entry["pretraining"]["final_loss"] == result.losses[-1]
+    assert entry["prep"] == PrepConfig().to_dict() and entry["bytes"] == path.stat().st_size
+    assert resolve_init("tiny-mae") == path and resolve_init(src) == src
+    assert init_identity("tiny-mae") == init_identity(src)           # same bytes, same run identity
+    a, b = _model(), _model()
+    init_from_pretrained(a, "tiny-mae")
+    init_from_pretrained(b, src)
+    for (k, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), k
+    with pytest.raises(DataError, match="not the name of shipped self-supervised weights.*tiny-mae"):
+        resolve_init("no-such-weights")
+    path.write_bytes(path.read_bytes()[:-1] + b"x")
+    with pytest.raises(CheckpointError, match="modified or corrupted"):
+        resolve_init("tiny-mae")
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a self-supervised"):
+        shipped.export_self_supervised("other", tmp_path / "other.pt", description="x", provenance={})
+
+
 @pytest.mark.parametrize("norm_target", [True, False])
 def test_reconstruction_target_is_normalised_or_the_pixels(norm_target):
     """With the decoder silenced (prediction 0) the loss is the mean square of the target over the hidden
@@ -148,3 +187,24 @@ def test_reconstruction_target_is_normalised_or_the_pixels(norm_target):
     per_tube = torch.full(mask.shape, (n - 1) / n) if norm_target else (tubes ** 2).mean(-1)
     expected = float((per_tube * mask).sum() / mask.sum())
     assert loss == pytest.approx(expected, rel=1e-3)
+
+
+def test_the_script_that_ships_the_weights_runs_end_to_end(tmp_path):
+    """``benchmarks/pretrain_ssl.py --dry-run``: the whole path (pretrain on data_samples, export, manifest)
+    into a temporary folder, the package's own weights folder untouched."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hsta_edu.pretrained import MANIFEST_NAME, WEIGHTS_DIR
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "data_samples" / "synthme.json").is_file():
+        pytest.skip("data_samples/ not generated")
+    before = (WEIGHTS_DIR / MANIFEST_NAME).read_bytes()
+    proc = subprocess.run([sys.executable, "benchmarks/pretrain_ssl.py", "--dry-run", "--threads", "1",
+                           "--cache", str(tmp_path / "cache")], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["epochs"] == 1 and out["n_clips"] == 24 and out["shipped"] == [out["name"]]
+    assert (WEIGHTS_DIR / MANIFEST_NAME).read_bytes() == before
