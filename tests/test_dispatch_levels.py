@@ -25,14 +25,14 @@ from hsta_edu.pretrained import predict_pretrained
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).with_name("pretrained_predictions.json")
 
-#: A probability may move this much between dispatch levels. Measured between AVX-512 and the lowest
-#: level (README, "Across CPUs"; `benchmarks/dispatch_levels.py`): at most 0.26 for the frames model
-#: retrained after issue 25 (0.10 for the one before it), whose robust registration re-estimates the
-#: face's alignment from a mask of its steadiest pixels, a choice that a last-bit change can flip
-#: (issue 26's checked registration falls back instead); under 1e-3 for the flow model. The bound is
-#: twice the largest move measured (a loose bound: the class check is the strict one), and the
-#: predicted class may not change at all.
-PROB_TOLERANCE = {"hsta-tiny-synthme": 0.52, "hsta-tiny-synthme-flow": 0.01}
+#: A probability may move this much between dispatch levels. Measured between AVX-512, AVX2 and the
+#: lowest level (README, "Across CPUs"; `benchmarks/dispatch_levels.py`) for the models retrained on
+#: issue 26's defaults, whose checked registration falls back instead of following a last-bit flip:
+#: at most 0.024 on data_samples/ and 0.144 on the 288 benchmark clips for the frames model (0.26 for
+#: the robust-ECC model before it), under 0.01 for the flow model. The bound is twice the largest move
+#: measured anywhere (a loose bound: the class check is the strict one), and the predicted class may
+#: not change at all.
+PROB_TOLERANCE = {"hsta-tiny-synthme": 0.3, "hsta-tiny-synthme-flow": 0.02}
 
 
 @pytest.fixture(scope="module")
