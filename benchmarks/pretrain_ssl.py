@@ -3,6 +3,7 @@ embeddings, USTA blocks, branch norms) pretrained by masked reconstruction on Sy
 
     .venv/bin/python benchmarks/pretrain_ssl.py                 # writes hsta_edu/weights/<NAME>.pt + manifest
     .venv/bin/python benchmarks/pretrain_ssl.py --dry-run       # data_samples/, 1 epoch, a temporary folder
+    .venv/bin/python benchmarks/pretrain_ssl.py --from-run runs/ssl_dev_e200   # ship a finished run of RECIPE
 
 Data: a SynthME corpus made with ``BENCHMARK_CONFIG.replace(seed=5151, n_subjects=24, clips_per_class=8)``
 at the ``stronger`` distractor level (generated into ``.cache/ssl_dev_data`` when absent). Its seed is
@@ -66,17 +67,36 @@ def _git_commit() -> str | None:
         return None
 
 
+def _check_run(out: Path, ap: argparse.ArgumentParser) -> None:
+    """A finished pretraining run is shipped only when it is `RECIPE` on `DATA_CONFIG`'s corpus."""
+    from hsta_edu.data.synth import read_marker
+    from hsta_edu.io import safe_torch_load
+
+    meta = safe_torch_load(out / "pretrained.pt").get("meta", {})
+    rec = meta.get("recipe") or {}
+    want = {"epochs": RECIPE["epochs"], "norm_target": RECIPE["target"] == "normalised", "seed": RECIPE["seed"]}
+    got = {k: rec.get(k) for k in want}
+    if got != want or meta.get("preset") != PRESET:
+        ap.error(f"{out}: its pretraining was {got} with {meta.get('preset')}, not RECIPE {want} with {PRESET}")
+    data = Path(meta.get("data", ""))
+    data = data if data.is_absolute() else ROOT / data
+    if read_marker(data)["config"] != DATA_CONFIG.to_dict():
+        ap.error(f"{out} pretrained on {data}, which is not the DATA_CONFIG corpus")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="1 epoch on data_samples/ into a temporary weights folder")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "prep"))
     ap.add_argument("--out", default=str(ROOT / "runs" / "pretrain_ssl"), help="the pretraining run's folder")
+    ap.add_argument("--from-run", default=None, help="ship the finished `hsta-edu pretrain` run in this folder instead "
+                    "of pretraining again (it must be RECIPE on the DATA_CONFIG corpus: checked)")
     args = ap.parse_args(argv)
     if DATA_CONFIG.seed in EVALUATION_SEEDS:
         ap.error(f"seed {DATA_CONFIG.seed} is an evaluation seed: the shipped encoders must not have seen "
                  "an evaluation corpus's identities")
-    command = "python benchmarks/pretrain_ssl.py" + ("" if argv is None else " " + shlex.join(argv))
+    command = shlex.join(["python", "benchmarks/pretrain_ssl.py", *(sys.argv[1:] if argv is None else argv)])
     t0 = time.time()
     tmp = tempfile.TemporaryDirectory() if args.dry_run else None
     if args.dry_run:
@@ -85,18 +105,24 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data, out, weights, epochs = DATA_DIR, Path(args.out), WEIGHTS_DIR, RECIPE["epochs"]
         ensure_synthme(data, DATA_CONFIG, progress=True)
-    rc = cli(["pretrain", "--data", str(data), "--cache", args.cache, "--out", str(out), "--preset", PRESET,
-              "--epochs", str(epochs), "--target", RECIPE["target"], "--seed", str(RECIPE["seed"]),
-              "--threads", str(args.threads), "--no-progress"])
-    if rc != 0:
-        print(f"hsta-edu pretrain failed (exit {rc})", file=sys.stderr)
-        return rc
+    pretrain_cmd = ["pretrain", "--data", str(data), "--cache", args.cache, "--out", str(out), "--preset", PRESET,
+                    "--epochs", str(epochs), "--target", RECIPE["target"], "--seed", str(RECIPE["seed"]),
+                    "--threads", str(args.threads), "--no-progress"]
+    if args.from_run:
+        out = Path(args.from_run)
+        _check_run(out, ap)
+    else:
+        rc = cli(pretrain_cmd)
+        if rc != 0:
+            print(f"hsta-edu pretrain failed (exit {rc})", file=sys.stderr)
+            return rc
     summary = json.loads((out / "pretrain_summary.json").read_text())
     provenance = {
         "script": "benchmarks/pretrain_ssl.py", "command": command, "dry_run": bool(args.dry_run),
+        "pretraining_run": str(out) if args.from_run else None,
         "data": {"path": "data_samples" if args.dry_run else ".cache/ssl_dev_data",
                  "synth_config": None if args.dry_run else DATA_CONFIG.to_dict(), "labels": "unused"},
-        "recipe": dict(RECIPE, epochs=epochs), "seconds_total": round(time.time() - t0, 1),
+        "recipe": dict(RECIPE, epochs=epochs), "seconds_total": None if args.from_run else round(time.time() - t0, 1),
         "torch": torch.__version__, "torch_threads": args.threads, "python": platform.python_version(),
         "hsta_edu": hsta_edu.__version__, "git_commit": _git_commit(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

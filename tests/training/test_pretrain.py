@@ -208,3 +208,21 @@ def test_the_script_that_ships_the_weights_runs_end_to_end(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["epochs"] == 1 and out["n_clips"] == 24 and out["shipped"] == [out["name"]]
     assert (WEIGHTS_DIR / MANIFEST_NAME).read_bytes() == before
+
+
+def test_the_shipped_self_supervised_weights_fit_hsta_tiny():
+    """Every shipped self-supervised file passes its sha256 check, was pretrained without labels on a
+    corpus of its own, and loads into a fresh hsta-tiny (encoder loaded, CSTA and head fresh)."""
+    from hsta_edu.pretrained import WEIGHTS_DIR, list_self_supervised
+
+    names = list_self_supervised()
+    if not names:
+        pytest.skip("no self-supervised weights shipped")
+    manifest = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["self_supervised"]
+    for name in names:
+        entry = manifest[name]
+        assert entry["provenance"]["data"]["labels"] == "unused", name
+        assert entry["pretraining"]["final_loss"] < entry["pretraining"]["first_loss"], name
+        model = create_model("hsta-tiny", num_classes=3)
+        report = init_from_pretrained(model, name)
+        assert report.loaded and any(k.startswith("head.") for k in report.fresh), name
