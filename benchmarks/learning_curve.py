@@ -125,7 +125,9 @@ def collect(runs: Path) -> list[dict]:
         if "level" not in info:
             continue
         m = res.metrics
-        rows.append({"level": info["level"], "init": bool(info.get("init")), "branch": info.get("branch", "both"),
+        rows.append({"level": info["level"], "init": bool(info.get("init")),
+                     **({"init_from": str(info["init"])} if info.get("init") else {}),
+                     "branch": info.get("branch", "both"),
                      **({"variant": info["variant"]} if info.get("variant") else {}),
                      "seed": info["corpus_seed"],
                      "subjects": info["subjects"],
@@ -211,6 +213,11 @@ def report(args: argparse.Namespace) -> dict:
         if done and len(done) < grid:
             lines.append(f"\n{level}: {len(done)} of the {grid} points measured so far (resume: "
                          f"`benchmarks/learning_curve.py --levels {level} --shard i/2`).")
+    inits = sorted({r["init_from"] for r in rows if r.get("init_from")})
+    if inits:
+        lines.append("\n'+ init': every fold starts from the self-supervised weights " + ", ".join(f"`{i}`" for i in inits)
+                     + " (`--init`; embeddings and USTA loaded, CSTA and head fresh) and is then trained exactly as "
+                     "the from-scratch point beside it.")
     text = "\n".join(lines) + "\n\n![learning curve](learning_curve.png)\n"
     print(text)
     if args.doc and rows:

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, DataError, check_fields
+from ..errors import CheckpointError, ConfigError, DataError, check_fields
 from ..typed_fields import check_field_types
 
 if TYPE_CHECKING:
@@ -246,6 +246,14 @@ def data_size_note(n_train: int, special: str = "frames", pretrained: bool = Fal
     if n_train >= FROM_SCRATCH_MIN_CLIPS or special != "frames" or pretrained:
         return None
     small = _smallest_measured()
+    from ..pretrained import list_self_supervised
+    try:
+        ssl = list_self_supervised()
+    except (OSError, ValueError, DataError, CheckpointError):   # a note never stops a run
+        ssl = []
+    init = (f" Fine-tuning from the shipped self-supervised encoders (--init {ssl[0]}) needs fewer clips than "
+            f"training from scratch, but not this few: on data_samples/ it scored little above chance."
+            if ssl else "")
     measured = (f" (on new SynthME identities the smallest corpus measured, {small[0]} clips, scores a pooled "
                 f"LOSO UF1 of {small[1]:.2f}-{small[2]:.2f})" if small else "")
     return (f"note: each fold trains on about {n_train} clips, from scratch, fewer than the "
@@ -254,4 +262,4 @@ def data_size_note(n_train: int, special: str = "frames", pretrained: bool = Fal
             f"Expect a score near chance from this run. "
             f"To see a model that works: `hsta-edu demo` (a shipped pretrained model); to see one learn from "
             f"few clips: add --flow (onset + optical flow); to train from frames: more clips, for example "
-            f"`hsta-edu synth --preset benchmark --out DIR` (288 clips).")
+            f"`hsta-edu synth --preset benchmark --out DIR` (288 clips).{init}")

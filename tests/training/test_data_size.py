@@ -11,6 +11,7 @@ def test_note_for_few_clips_from_scratch_on_frames_only():
     note = data_size_note(18)
     assert note is not None and "about 18 clips" in note and "chance" in note
     assert "hsta-edu demo" in note and "--flow" in note          # what to run instead
+    assert "--init hsta-tiny-mae-synthme" in note                # the shipped encoders, named
     assert data_size_note(FROM_SCRATCH_MIN_CLIPS - 1) is not None
     assert data_size_note(FROM_SCRATCH_MIN_CLIPS) is None      # enough clips
     assert data_size_note(18, special="flow") is None           # the flow input learns from few clips
