@@ -48,9 +48,8 @@ from .model import HSTA, HSTAConfig
 if TYPE_CHECKING:  # importing prep pulls in OpenCV: keep `import hsta_edu` light
     from .data.prep import PrepConfig
 
-__all__ = ["predict_pretrained", "export_pretrained", "list_self_supervised", "self_supervised_path",
-           "export_self_supervised", "default_prep", "WEIGHTS_DIR", "MANIFEST_NAME",
-           "MANIFEST_FORMAT", "MAX_BYTES"]
+__all__ = ["predict_pretrained", "export_pretrained", "self_supervised_path", "export_self_supervised",
+           "default_prep", "WEIGHTS_DIR", "MANIFEST_NAME", "MANIFEST_FORMAT", "MAX_BYTES"]
 
 #: The folder of the shipped weights (inside the installed package).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
