@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from train_pretrained import _git_commit  # the sibling script's provenance helper (same ROOT)
 
 import hsta_edu
 from hsta_edu.cli import main as cli
@@ -53,18 +54,6 @@ EVALUATION_SEEDS = (2024, 7, 31, 4242, 1007, 7301, 7302, 7201, 7202, 8101, 8102,
 DESCRIPTION = ("hsta-tiny (48 px, 6 frames; special data = onset + apex frames) encoders pretrained without labels by "
                "masked reconstruction (VideoMAE's tube masking, 75 %) on 576 synthetic SynthME clips of 24 identities "
                "that no evaluation uses; embeddings, USTA and branch norms only: fine-tune with --init.")
-
-
-def _git_commit() -> str | None:
-    import subprocess
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        return out + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _check_run(out: Path, ap: argparse.ArgumentParser) -> None:
