@@ -1,13 +1,14 @@
 """The three evaluation pitfalls of notebook 04, measured over seeds (the spread the notebook cites).
 
 Each pitfall runs on the SynthME variant built to show it, with the settings of notebook 04's fast
-mode (hsta-tiny, the frames input of notebook 00, the `fast` recipe at batch 8, one CPU thread):
+mode's pitfall cells (hsta-tiny from frames, onset + apex as special data, the `fast` recipe at batch 8,
+one CPU thread):
 
-- (a) test-set selection: LOSO on ``data_samples`` with notebook 00's budget (16 epochs), the test
+- (a) test-set selection: LOSO on ``data_samples`` at 16 epochs (a model near chance), the test
   predictions recorded after every epoch (`trace_test_epochs`); the fixed budget's UF1 against the
   epoch chosen per fold (or pooled) on the test clips.
 - (b) clip-level split: `SUBJECT_CORRELATED` (each subject shows one class 4 times, the others once),
-  `SampleKFold(4)` against `LOSO()` with notebook 00's full-mode budget (40 epochs), plus the
+  `SampleKFold(4)` against `LOSO()` at 40 epochs, plus the
   face-shortcut classifier (`face_shortcut_scores`), which knows no expression at all.
 - (c) random test-time sampling: the shipped ``hsta-tiny-synthme`` on `FAINT` (data_samples' people with
   fainter movements), predicted through the deterministic view and a randomly sampling one.
@@ -49,7 +50,7 @@ from hsta_edu.training import recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = dict(num_classes=3)
-BUDGET_A, BUDGET_B = 16, 40      # notebook 00's fast and full-mode budgets, used as they are
+BUDGET_A, BUDGET_B = 16, 40      # notebook 04's pitfall budgets (a) and (b), used as they are
 BUDGETS_B = (BUDGET_A, BUDGET_B)  # (b) at both: at 16 epochs hsta-tiny has not yet fitted its training clips
 
 

@@ -33,7 +33,7 @@ from train_pretrained import _git_commit  # the sibling script's provenance help
 
 import hsta_edu
 from hsta_edu.cli import main as cli
-from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, ensure_synthme
+from hsta_edu.data.synth import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, TUTORIAL_SEEDS, ensure_synthme
 from hsta_edu.pretrained import WEIGHTS_DIR, export_self_supervised, list_self_supervised
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,8 @@ RECIPE = {"epochs": 200, "target": "normalised", "seed": 0}
 #: other-identities corpus, the supervised pretrained models' corpus, the preprocessing study's
 #: development corpus, the learning curve's evaluation and development seeds, the registration
 #: benchmark's seeds
-EVALUATION_SEEDS = (2024, 7, 31, 4242, 1007, 7301, 7302, 7201, 7202, 8101, 8102, 8103, 9101, 9102, 9103)
+EVALUATION_SEEDS = (2024, 7, 31, 4242, 1007, 7301, 7302, 7201, 7202, 8101, 8102, 8103, 9101, 9102, 9103,
+                    *TUTORIAL_SEEDS)
 DESCRIPTION = ("hsta-tiny (48 px, 6 frames; special data = onset + apex frames) encoders pretrained without labels by "
                "masked reconstruction (VideoMAE's tube masking, 75 %) on 576 synthetic SynthME clips of 24 identities "
                "that no evaluation uses; embeddings, USTA and branch norms only: fine-tune with --init.")

@@ -38,3 +38,15 @@ def sigint_delivered():
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, old)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A notebook that tests/test_notebook_learning.py executes (and checks for learning) is not run a
+    second time by nbmake in the same session."""
+    learning = {item.callspec.params["name"] for item in items
+                if item.name.startswith("test_training_notebook_learns[")}
+    keep = [item for item in items
+            if not (type(item).__name__ == "NotebookItem" and Path(str(item.path)).name in learning)]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep

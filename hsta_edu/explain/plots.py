@@ -217,10 +217,14 @@ def compare_methods(clip, maps: Mapping[str, object], frames: str | int | Sequen
                  layout="constrained")
     axes = fig.subplots(len(chosen), len(names) + 1, squeeze=False)
     drawn = False
+    # "mean": the maps are summed over time; the input panel shows the frame with the most contrast (for a
+    # clip of differences to the onset, frame 0 is the onset minus itself: a blank panel)
+    busiest = int(np.argmax(grey.reshape(grey.shape[0], -1).std(1)))
     for r, f in enumerate(chosen):
-        g = grey[0] if f == "mean" else grey[f]
+        g = grey[busiest] if f == "mean" else grey[f]
         axes[r, 0].imshow(g, cmap="gray", vmin=0, vmax=1)
-        axes[r, 0].set_title("input" + ("" if f == "mean" else f", frame {f}"), fontsize=9)
+        axes[r, 0].set_title(f"input, frame {busiest} (most change)" if f == "mean" else f"input, frame {f}",
+                             fontsize=9)
         axes[r, 0].set_axis_off()
         if region:
             drawn |= outline_region(axes[r, 0], region(f))

@@ -261,5 +261,6 @@ def data_size_note(n_train: int, special: str = "frames", pretrained: bool = Fal
             f"24 clips of data_samples/ (18 per fold) score at chance (docs/results/learning_curve.md). "
             f"Expect a score near chance from this run. "
             f"To see a model that works: `hsta-edu demo` (a shipped pretrained model); to see one learn from "
-            f"few clips: add --flow (onset + optical flow); to train from frames: more clips, for example "
+            f"few clips: add --flow (onset + optical flow) on the notebooks' 72-clip corpus, "
+            f"`hsta-edu synth --preset tutorial --out DIR`; to train from frames: more clips, for example "
             f"`hsta-edu synth --preset benchmark --out DIR` (288 clips).{init}")

@@ -239,3 +239,24 @@ def test_ensure_synthme_generates_once_for_processes_asking_together(tmp_path):
     assert synth.ensure_synthme(out, cfg) == out                 # present: used as it is
     with pytest.raises(DataError, match="another SynthME corpus"):
         synth.ensure_synthme(out, cfg.replace(seed=4))
+
+
+def test_tutorial_corpus_is_the_notebooks_72_clips_generated_once(tmp_path, monkeypatch):
+    """`tutorial_corpus`: 4 subjects x 3 classes x 6 clips of the benchmark's generator at the seed asked for,
+    written on first use and read afterwards; the default folder follows ``$HSTA_EDU_CACHE``."""
+    from hsta_edu.data.datasets import load_dataset
+
+    out = synth.tutorial_corpus(synth.TUTORIAL_SEEDS[1], tmp_path / "tut")
+    marker = synth.read_marker(out)
+    assert marker["config"] == json.loads(json.dumps(synth.TUTORIAL_CONFIG.replace(seed=synth.TUTORIAL_SEEDS[1]).to_dict()))
+    index = load_dataset(out, scheme="megc3")
+    assert len(index.clips) == 72 and len(set(index.groups)) == 4
+    assert sorted(pd.Series(index.labels).value_counts().tolist()) == [24, 24, 24]
+    stamp = (out / synth.MARKER_FILE).stat().st_mtime_ns
+    assert synth.tutorial_corpus(synth.TUTORIAL_SEEDS[1], tmp_path / "tut") == out
+    assert (out / synth.MARKER_FILE).stat().st_mtime_ns == stamp          # read, not written again
+    with pytest.raises(DataError, match="another SynthME corpus"):
+        synth.tutorial_corpus(synth.TUTORIAL_SEEDS[0], tmp_path / "tut")
+    monkeypatch.setenv("HSTA_EDU_CACHE", str(tmp_path / "elsewhere"))
+    assert synth.cache_root() == tmp_path / "elsewhere"
+    assert synth.PRESETS["tutorial"] == synth.TUTORIAL_CONFIG

@@ -41,12 +41,24 @@ def test_compare_methods_and_curve_figures(tmp_path):
     mask = np.zeros((16, 16), bool)
     mask[4:8, 4:8] = True
     fig = plots.compare_methods(clip, {"a": heat, "b": heat.flip(-1)}, frames=["mean", 2], mask=mask)
-    assert fig.axes[0].get_title() == "input" and len([a for a in fig.axes if a.images]) == 6
+    assert fig.axes[0].get_title().startswith("input, frame") and len([a for a in fig.axes if a.images]) == 6
     assert len(fig.axes) == 6 + 4                                    # a colour bar per map panel
     fig.savefig(tmp_path / "cmp.png")
     fig = plots.plot_frame_importance({"a": heat, "b": torch.ones(4, 16, 16)})
     assert len(fig.axes[0].lines) == 2 + 1                           # and the uniform 1/T line
     assert figure_png(fig)[:4] == b"\x89PNG"
+
+
+def test_compare_methods_input_of_a_difference_clip_is_not_blank():
+    """Maps summed over time ("mean") are drawn on the frame with the most change: for differences to the
+    onset, frame 0 is all zeros, and showing it left a blank "input" panel (issue 27)."""
+    clip, heat = _clip_and_map()
+    clip[:, 0] = 0.0                                                 # onset - onset
+    clip[:, 3] *= 4.0                                                # the apex: the most change
+    fig = plots.compare_methods(clip, {"a": heat}, frames="mean")
+    shown = fig.axes[0].images[0].get_array()
+    assert fig.axes[0].get_title() == "input, frame 3 (most change)"
+    assert float(np.std(shown)) * 255 > 2                           # not a flat panel
 
 
 def test_display_frames_takes_every_clip_shape_and_rejects_others():

@@ -40,7 +40,15 @@ from .aus import (
     format_aus,
 )
 from .command import add_synth_arguments, run_synth, synth_config
-from .config import BENCHMARK_CONFIG, DISTRACTOR_LEVELS, PRESETS, SAMPLES_CONFIG, SynthConfig
+from .config import (
+    BENCHMARK_CONFIG,
+    DISTRACTOR_LEVELS,
+    PRESETS,
+    SAMPLES_CONFIG,
+    TUTORIAL_CONFIG,
+    TUTORIAL_SEEDS,
+    SynthConfig,
+)
 from .corpus import (
     ANNOTATION_FILE,
     FRAMES_DIR,
@@ -49,9 +57,11 @@ from .corpus import (
     MARKER_FILE,
     OBJECTIVE_FILE,
     SAMPLES_README,
+    cache_root,
     ensure_synthme,
     generate_synthme,
     load_groundtruth,
+    tutorial_corpus,
     write_samples_readme,
 )
 from .faces import Subject, make_subject
@@ -63,6 +73,6 @@ __all__ = ["ACTION_UNITS", "Recipe", "MEGC3_RECIPES", "OBJECTIVE7_RECIPES", "SCH
            "emotion_to_class", "SynthConfig", "SAMPLES_CONFIG", "BENCHMARK_CONFIG", "DISTRACTOR_LEVELS", "PRESETS",
            "Subject",
            "make_subject", "au_field", "MASK_LEVEL", "SynthClip", "render_clip", "iter_clip_keys",
-           "generate_synthme", "ensure_synthme", "load_groundtruth", "read_marker", "write_samples_readme", "SAMPLES_README",
+           "generate_synthme", "ensure_synthme", "tutorial_corpus", "cache_root", "TUTORIAL_CONFIG", "TUTORIAL_SEEDS", "load_groundtruth", "read_marker", "write_samples_readme", "SAMPLES_README",
            "GENERATOR_VERSION", "ANNOTATION_FILE", "OBJECTIVE_FILE", "FRAMES_DIR", "GROUNDTRUTH_DIR",
            "MARKER_FILE", "add_synth_arguments", "synth_config", "run_synth", "head_warp", "warp_error"]

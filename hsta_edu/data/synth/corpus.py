@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ...io import OutputFolder, atomic_write_bytes, atomic_write_json, atomic_wr
 from ..datasets.casme2 import SYNTH_MARKER as MARKER_FILE
 from ..datasets.casme2 import read_marker
 from .aus import emotion_to_class, format_aus
-from .config import BENCHMARK_CONFIG, SynthConfig
+from .config import BENCHMARK_CONFIG, TUTORIAL_CONFIG, TUTORIAL_SEEDS, SynthConfig
 from .faces import Subject, make_subject
 from .render import SynthClip, iter_clip_keys, render_clip
 
@@ -217,3 +218,18 @@ def ensure_synthme(out_dir: str | Path, cfg: SynthConfig = BENCHMARK_CONFIG, *, 
             raise DataError(f"{out} holds another SynthME corpus (config {marker.get('config')}), not {want}: "
                             "choose another folder")
         return out
+
+
+def cache_root() -> Path:
+    """Where generated data and prepared clips live when no folder is given: ``$HSTA_EDU_CACHE``, else
+    ``~/.cache/hsta_edu`` (outside any repository, shared by the notebooks)."""
+    return Path(os.environ.get("HSTA_EDU_CACHE") or Path.home() / ".cache" / "hsta_edu").expanduser()
+
+
+def tutorial_corpus(seed: int = TUTORIAL_SEEDS[0], root: str | Path | None = None, *, progress: bool = False) -> Path:
+    """The notebooks' training corpus (`TUTORIAL_CONFIG`, 72 clips of 4 subjects) with corpus seed ``seed``,
+    generated into ``root`` (default ``cache_root()/synthme/tutorial-<seed>``) on first use, in about 10 s,
+    and read from there afterwards; returns the folder, which `load_dataset` reads as CASME II."""
+    seed = int(seed)
+    out = Path(root).expanduser() if root else cache_root() / "synthme" / f"tutorial-{seed}"
+    return ensure_synthme(out, TUTORIAL_CONFIG.replace(seed=seed), progress=progress)
