@@ -99,7 +99,7 @@ BENCHMARK_CONFIG = SynthConfig(n_subjects=12, clips_per_class=8, seed=7, amplitu
 
 #: The corpus the notebooks train on (`tutorial_corpus`): the benchmark's faces, amplitudes and distractors,
 #: 4 subjects x 3 classes x 6 clips (72 clips), small enough to generate and prepare in a notebook and large
-#: enough that a tiny model fine-tunes to well above chance in a minute of CPU. ``TUTORIAL_SEEDS`` are the two
+#: enough that hsta-tiny with the flow special input learns to well above chance in a minute of CPU. ``TUTORIAL_SEEDS`` are the two
 #: corpus seeds the notebooks' prose reports (the first is the default); no benchmark or shipped model uses them.
 TUTORIAL_SEEDS = (4101, 4102)
 TUTORIAL_CONFIG = BENCHMARK_CONFIG.replace(n_subjects=4, clips_per_class=6, seed=TUTORIAL_SEEDS[0])
